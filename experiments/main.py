@@ -148,6 +148,8 @@ def _print_list():
 
 def main(argv: Sequence[str]):
   del argv
+  if not flags.FLAGS["verbosity"].present:  # orbax/absl INFO lines drown the progress output
+    logging.set_verbosity(logging.WARNING)
   if _LIST.value:
     _print_list()
     return

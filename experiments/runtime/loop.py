@@ -87,7 +87,8 @@ def make_multi_step(step_fn: StepFn, steps_per_call: int) -> Callable:
   return multi_step
 
 
-def _check_divisible(num_steps, steps_per_call, **every):
+def check_schedule(num_steps: int, steps_per_call: int, **every: int) -> None:
+  """UserError unless num_steps and each `*_every` interval are multiples of steps_per_call."""
   for name, n in every.items():
     if n and n % steps_per_call:
       raise UserError(f"{name}={n} must be a multiple of steps_per_call={steps_per_call}")
@@ -105,7 +106,7 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
         async_checkpoint: bool = True) -> LoopResult:
   """Trains from the latest checkpoint in `workdir` (or from init_fn) up to `num_steps`."""
   k = int(steps_per_call)
-  _check_divisible(num_steps, k, log_every=log_every, checkpoint_every=checkpoint_every,
+  check_schedule(num_steps, k, log_every=log_every, checkpoint_every=checkpoint_every,
                    eval_every=eval_every)
   ckpt = Checkpointer(workdir, keep=keep_checkpoints, async_save=async_checkpoint,
                       subdir=checkpoint_subdir)
@@ -151,7 +152,7 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
   pending_bad: list[jax.Array] = []
   last_saved = start
   metrics: dict = {}
-  t_first = None
+  t_first = t_end = None
   s_first = start
   step = start
 
@@ -186,6 +187,7 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
         if step % log_every == 0 or step == num_steps:
           raise_if_bad()
           metrics = writer.write(step, metrics_dev, prefix=f"{name}/")
+          t_end = time.perf_counter()
           progress.update(step, {k_.split("/", 1)[-1]: v for k_, v in metrics.items()})
         if eval_fn is not None and eval_every and step % eval_every == 0:
           raise_if_bad()
@@ -210,6 +212,7 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
       if own_writer:
         writer.close()
 
-  elapsed = time.perf_counter() - t_first if t_first is not None else 0.0
+  # Rate over the updates after the first (compiling) call, up to the final metrics fetch.
+  elapsed = t_end - t_first if t_first is not None and t_end is not None else 0.0
   rate = (step - s_first) / elapsed if elapsed > 0 and step > s_first else float("nan")
   return LoopResult(state, step, start, rate, metrics)

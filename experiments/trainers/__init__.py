@@ -1,0 +1,1 @@
+"""One `train_and_evaluate(config, workdir)` per method; configs name theirs in `config.trainer`."""
