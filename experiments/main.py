@@ -155,16 +155,17 @@ def main(argv: Sequence[str]):
     return
   if not _WORKDIR.value:
     _fail("missing --workdir; pass a directory for checkpoints, metrics and results")
-  config, workdir = _CONFIG.value, os.path.abspath(_WORKDIR.value)
   from experiments import runtime  # imports jax: after flag parsing, so bad flags fail fast
+  from experiments.runtime import paths
   import jax
+  config, workdir = _CONFIG.value, paths.absolute(_WORKDIR.value)
   try:
     runtime.maybe_initialize_distributed()
     runtime.enable_compilation_cache(config.get("compilation_cache_dir"))
     if jax.process_index() == 0:
-      os.makedirs(workdir, exist_ok=True)
-      with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-        f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+      paths.makedirs(workdir)
+      paths.write_text(paths.join(workdir, "config.json"),
+                       config.to_json_best_effort(indent=2, sort_keys=True))
     trainer = importlib.import_module(f"experiments.trainers.{config.trainer}")
     logging.info("config:\n%s", config)
     trainer.train_and_evaluate(config, workdir)

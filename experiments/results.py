@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Mapping
 
 import jax
+
+from experiments.runtime import paths
 
 
 def _fmt(v: Any) -> str:
@@ -30,10 +31,9 @@ def format_table(rows: Mapping[str, Mapping[str, Any]], first: str = "") -> str:
 
 def write_results(workdir: str, results: Mapping[str, Any], table_rows=None, title: str = "") -> str:
   """Writes results.json (process 0) and prints the table; returns the json path."""
-  path = os.path.join(workdir, "results.json")
+  path = paths.join(workdir, "results.json")
   if jax.process_index() == 0:
-    with open(path, "w", encoding="utf-8") as f:
-      json.dump(results, f, indent=2, sort_keys=True, default=float)
+    paths.write_text(path, json.dumps(results, indent=2, sort_keys=True, default=float))
     if table_rows:
       print(f"\n{title}\n{format_table(table_rows)}\n\nresults: {path}", flush=True)
   return path

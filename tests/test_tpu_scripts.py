@@ -188,11 +188,12 @@ def test_launch_runs_runner_on_all_workers(sandbox):
                 "--workdir", "gs://bucket/runs/d1", "--config.train.steps=10")
   assert argv[:8] == TPU_VM + ["ssh", "my-tpu", "--zone=us-central2-b", "--worker=all"]
   tokens = remote_tokens(argv)
-  i = index_of(tokens, ["nohup", ".venv/bin/python", "-m", "experiments.main",
+  i = index_of(tokens, ["nohup", "env", "JAXRESEARCH_DISTRIBUTED=1", ".venv/bin/python", "-m",
+                        "experiments.main",
                         "--config=experiments/configs/diffusion.py:smoke",
                         "--workdir=gs://bucket/runs/d1", "--config.train.steps=10",
                         ">>", "logs/run.log", "2>&1", "<", "/dev/null", "&"])
-  assert tokens[i + 13:i + 17] == ["echo", "$!", ">", "logs/run.log.pid;"]
+  assert tokens[i + 15:i + 19] == ["echo", "$!", ">", "logs/run.log.pid;"]
   index_of(tokens, ["cd", "jaxresearch;"])
 
 
@@ -202,7 +203,7 @@ def test_launch_quoting_of_extra_flags_survives(sandbox):
                 "--config.note=hello world", "--env", "XLA_FLAGS=--a --b", "--log", "my logs/r.log",
                 "--", tricky, "--alsologtostderr")
   tokens = remote_tokens(argv)
-  index_of(tokens, ["nohup", "env", "XLA_FLAGS=--a --b", ".venv/bin/python", "-m",
+  index_of(tokens, ["nohup", "env", "JAXRESEARCH_DISTRIBUTED=1", "XLA_FLAGS=--a --b", ".venv/bin/python", "-m",
                     "experiments.main", "--config=c.py:p", "--workdir=/mnt/shared/run 1",
                     "--config.note=hello world", tricky, "--alsologtostderr", ">>",
                     "my logs/r.log"])

@@ -75,9 +75,8 @@ log=$(shell_quote "$LOG")
 pid=$(shell_quote "$LOG.pid")
 cmd=(.venv/bin/python -m experiments.main "--config=$CONFIG" "--workdir=$WORKDIR"
   "${RUNNER_FLAGS[@]}")
-if ((${#ENVS[@]})); then
-  cmd=(env "${ENVS[@]}" "${cmd[@]}")
-fi
+# Every worker joins one jax.distributed job (experiments/runtime/platform.py).
+cmd=(env JAXRESEARCH_DISTRIBUTED=1 "${ENVS[@]}" "${cmd[@]}")
 runner=$(shell_quote "${cmd[@]}")
 
 # The worker-side script, one statement per entry ($ expands on the worker).

@@ -15,7 +15,6 @@ Train states must hold raw uint32 PRNG keys (jax.random.PRNGKey / key_data), not
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
@@ -23,6 +22,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from experiments.errors import CheckpointError
+from experiments.runtime import paths
 
 
 def abstract_like(tree: Any, shardings: Any | None = None) -> Any:
@@ -46,7 +46,7 @@ class Checkpointer:
 
   def __init__(self, workdir: str, *, keep: int = 3, async_save: bool = True,
                subdir: str = "checkpoints"):
-    self.directory = os.path.abspath(os.path.join(workdir, subdir))
+    self.directory = paths.absolute(paths.join(workdir, subdir))
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=True, enable_async_checkpointing=async_save,
         cleanup_tmp_directories=True)
@@ -61,7 +61,7 @@ class Checkpointer:
     return list(self._mngr.all_steps())
 
   def step_path(self, step: int) -> str:
-    return os.path.join(self.directory, str(step))
+    return paths.join(self.directory, str(step))
 
   def reached_preemption(self, step: int) -> bool:
     """True when the TPU runtime has announced a preemption (multi-host only)."""

@@ -1,19 +1,22 @@
 """Metrics: JSON lines and TensorBoard events from process 0, and a progress line with rates.
 
 `workdir/metrics.jsonl` gets one object per write: {"step": N, "time": unix_seconds, name: value...}.
-TensorBoard events go to `workdir/tb/`. Other processes write nothing.
+TensorBoard events go to `workdir/tb/`. Other processes write nothing. On a remote workdir
+(gs://...), where files cannot be appended to, the JSON lines are rewritten whole at most every
+`remote_flush_secs` and at close.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from typing import Any, Mapping
 
 import jax
 import numpy as np
+
+from experiments.runtime import paths
 
 
 def _scalar(v: Any) -> float | None:
@@ -26,17 +29,25 @@ def _scalar(v: Any) -> float | None:
 class MetricWriter:
   """Writes scalar metrics to JSON lines and TensorBoard (process 0 only)."""
 
-  def __init__(self, workdir: str, *, tensorboard: bool = True, filename: str = "metrics.jsonl"):
+  def __init__(self, workdir: str, *, tensorboard: bool = True, filename: str = "metrics.jsonl",
+               remote_flush_secs: float = 60.0):
     self.active = jax.process_index() == 0
     self._tb = None
     self._f = None
+    self._remote_lines: list[str] | None = None
     if not self.active:
       return
-    os.makedirs(workdir, exist_ok=True)
-    self._f = open(os.path.join(workdir, filename), "a", encoding="utf-8")
+    paths.makedirs(workdir)
+    self._path = paths.join(workdir, filename)
+    if paths.is_remote(workdir):
+      self._remote_lines = (paths.read_text(self._path).splitlines(keepends=True)
+                            if paths.exists(self._path) else [])
+      self._flush_secs, self._last_flush = remote_flush_secs, time.time()
+    else:
+      self._f = open(self._path, "a", encoding="utf-8")
     if tensorboard:
       from tensorboardX import SummaryWriter  # imported lazily: heavy and optional at read time
-      self._tb = SummaryWriter(os.path.join(workdir, "tb"), flush_secs=30)
+      self._tb = SummaryWriter(paths.join(workdir, "tb"), flush_secs=30)
 
   def write(self, step: int, metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     """Writes every numeric scalar in `metrics` (device arrays are fetched here)."""
@@ -48,14 +59,26 @@ class MetricWriter:
     if self.active:
       row = {"step": int(step), "time": round(time.time(), 3)}
       row.update({k: (v if math.isfinite(v) else str(v)) for k, v in scalars.items()})
-      self._f.write(json.dumps(row) + "\n")
-      self._f.flush()
+      if self._f is not None:
+        self._f.write(json.dumps(row) + "\n")
+        self._f.flush()
+      else:
+        self._remote_lines.append(json.dumps(row) + "\n")
+        if time.time() - self._last_flush > self._flush_secs:
+          self._flush_remote()
       if self._tb is not None:
         for k, v in scalars.items():
           self._tb.add_scalar(k, v, int(step))
     return scalars
 
+  def _flush_remote(self):
+    paths.write_text(self._path, "".join(self._remote_lines))
+    self._last_flush = time.time()
+
   def close(self):
+    if self._remote_lines is not None:
+      self._flush_remote()
+      self._remote_lines = None
     if self._f is not None:
       self._f.close()
       self._f = None
@@ -65,8 +88,8 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str, filename: str = "metrics.jsonl") -> list[dict[str, Any]]:
-  with open(os.path.join(workdir, filename), encoding="utf-8") as f:
-    return [json.loads(line) for line in f if line.strip()]
+  text = paths.read_text(paths.join(workdir, filename))
+  return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _fmt_time(seconds: float) -> str:

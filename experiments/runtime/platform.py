@@ -1,8 +1,9 @@
 """Process-level start-up: multi-host initialisation and the persistent compilation cache.
 
 Multi-host start (`jax.distributed.initialize`) happens when the launch says so:
-- Cloud TPU pod slices: JAX detects the slice itself (TPU_WORKER_HOSTNAMES / metadata server with
-  more than one worker); we call `jax.distributed.initialize()` with no arguments.
+- Cloud TPU pod slices: `tpu/launch.sh` sets JAXRESEARCH_DISTRIBUTED=1 (GKE sets
+  TPU_WORKER_HOSTNAMES); we call `jax.distributed.initialize()` with no arguments and JAX finds
+  the other workers itself (TPU metadata).
 - Multi-node GPU: JAX_COORDINATOR_ADDRESS (host:port), JAX_NUM_PROCESSES, JAX_PROCESS_ID; or SLURM
   (SLURM_NTASKS > 1), which JAX's cluster detection reads. See docs/multinode_gpu.md.
 A single process (laptop, one GPU host) initialises nothing.
@@ -38,7 +39,8 @@ def maybe_initialize_distributed() -> bool:
     jax.distributed.initialize(coordinator_address=env["JAX_COORDINATOR_ADDRESS"],
                                num_processes=int(env["JAX_NUM_PROCESSES"]),
                                process_id=int(env["JAX_PROCESS_ID"]))
-  elif int(env.get("SLURM_NTASKS", "1")) > 1 or _tpu_pod():
+  elif (env.get("JAXRESEARCH_DISTRIBUTED") == "1" or int(env.get("SLURM_NTASKS", "1")) > 1
+        or _tpu_pod()):
     jax.distributed.initialize()
   else:
     return False
