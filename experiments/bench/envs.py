@@ -1,0 +1,221 @@
+"""Environment and agent throughput against references, in one process.
+
+  python -m experiments.bench.envs [--env hopper] [--native-batch 64] [--native-steps 200]
+      [--mjx-batch 16] [--mjx-steps 20] [--sac-updates 50] [--repeats 3]
+
+Rows (each a median of `repeats` timed runs after a warm-up / compile run):
+  native     jaxrl.envs native backend: `env.step` on `native-batch` environments (random actions,
+             autoreset, observations, rewards) for `native-steps` env steps
+  rollout    MuJoCo's own `mujoco.rollout` (C++ thread pool, one MjData per thread) on the same
+             model and batch, the same number of physics steps (frame_skip per env step), the
+             controls given up front; physics only, no observation/reward/reset
+  mjx        jaxrl.envs MJX backend: jit(lax.scan(vmap(step_fn))) over `mjx-steps` steps of
+             `mjx-batch` environments
+  brax-mjx   brax.envs.get_environment(env, backend="mjx") stepped the same way (skipped, and
+             said so, if brax cannot build the environment)
+  sac-jax    jaxrl SAC: `sac-updates` gradient updates as one jitted lax.scan (2x256 MLPs, twin Q,
+             batch 256)
+  sac-torch  the same networks, losses and optimisers in PyTorch on the CPU, one update per call
+Ratios (last line, JSON): ours / reference rates (higher is better for us).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import rollout
+
+from experiments.bench.common import median_time, print_ratios, print_table
+from jaxrl import envs
+from jaxrl.agents.sac import SAC, SACConfig
+
+
+def native_rate(name, batch, steps, repeats):
+  env = envs.make(name, backend="native", num_envs=batch, seed=0)
+  env.reset()
+  rng = np.random.default_rng(0)
+  acts = rng.uniform(env.action_low, env.action_high, size=(steps, batch, env.action_size))
+
+  def go():
+    for a in acts:
+      env.step(a)
+
+  t = median_time(go, repeats=repeats)
+  env.close()
+  return batch * steps / t
+
+
+def rollout_rate(name, batch, steps, repeats):
+  task = envs.make_task(name)
+  model = task.build_model()
+  nthread = min(batch, os.cpu_count() or 1)
+  datas = [mujoco.MjData(model) for _ in range(nthread)]
+  d0 = mujoco.MjData(model)
+  spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+  state0 = np.zeros(mujoco.mj_stateSize(model, spec))
+  mujoco.mj_getState(model, d0, state0, spec)
+  rng = np.random.default_rng(0)
+  ctrl = rng.uniform(task.action_low, task.action_high, size=(batch, steps, model.nu))
+  ctrl = np.repeat(ctrl, task.frame_skip, axis=1)
+  init = np.tile(state0, (batch, 1))
+  t = median_time(lambda: rollout.rollout(model, datas, init, ctrl, persistent_pool=True),
+                  repeats=repeats)
+  return batch * steps / t
+
+
+def _scan_rate(reset, step, act_size, batch, steps, repeats):
+  @jax.jit
+  def run(state, key):
+    def body(s, k):
+      return step(s, jax.random.uniform(k, (batch, act_size), minval=-1.0, maxval=1.0)), None
+    state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
+    return state
+
+  state = reset(jax.random.split(jax.random.PRNGKey(0), batch))
+  jax.block_until_ready(run(state, jax.random.PRNGKey(1)))  # compile
+  t = median_time(lambda: jax.block_until_ready(run(state, jax.random.PRNGKey(1))),
+                  repeats=repeats, warmup=0)
+  return batch * steps / t
+
+
+def mjx_rate(name, batch, steps, repeats):
+  env = envs.make(name, backend="mjx", num_envs=batch)
+  return _scan_rate(jax.vmap(env.reset_fn), jax.vmap(env.step_fn), env.action_size, batch,
+                    steps, repeats)
+
+
+def brax_rate(name, batch, steps, repeats):
+  import brax.envs  # pylint: disable=g-import-not-at-top
+  env = brax.envs.get_environment(name, backend="mjx")
+  return _scan_rate(jax.vmap(env.reset), jax.vmap(env.step), env.action_size, batch, steps,
+                    repeats)
+
+
+def _sac_batch(rng, shape, obs_dim, act_dim):
+  return {"observations": rng.normal(size=shape + (obs_dim,)).astype(np.float32),
+          "actions": rng.uniform(-1, 1, size=shape + (act_dim,)).astype(np.float32),
+          "rewards": rng.normal(size=shape).astype(np.float32),
+          "next_observations": rng.normal(size=shape + (obs_dim,)).astype(np.float32),
+          "terminals": (rng.random(shape) < 0.05).astype(np.float32)}
+
+
+def sac_jax_rate(obs_dim, act_dim, updates, repeats):
+  agent = SAC(obs_dim, act_dim, SACConfig())
+  batches = jax.tree.map(jnp.asarray, _sac_batch(np.random.default_rng(0), (updates, 256),
+                                                 obs_dim, act_dim))
+  holder = [agent.init(0)]
+
+  def go():
+    holder[0], m = agent.update_many(holder[0], batches)
+    jax.block_until_ready(m)
+
+  return updates / median_time(go, repeats=repeats)
+
+
+def sac_torch_rate(obs_dim, act_dim, updates, repeats):
+  import torch  # pylint: disable=g-import-not-at-top
+  from torch import nn  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(os.cpu_count() or 1)
+
+  def mlp(i, o):
+    return nn.Sequential(nn.Linear(i, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, o))
+
+  actor, q1, q2 = mlp(obs_dim, 2 * act_dim), mlp(obs_dim + act_dim, 1), mlp(obs_dim + act_dim, 1)
+  t1, t2 = mlp(obs_dim + act_dim, 1), mlp(obs_dim + act_dim, 1)
+  t1.load_state_dict(q1.state_dict())
+  t2.load_state_dict(q2.state_dict())
+  log_alpha = torch.zeros((), requires_grad=True)
+  opt_a = torch.optim.Adam(actor.parameters(), 3e-4)
+  opt_q = torch.optim.Adam(list(q1.parameters()) + list(q2.parameters()), 3e-4)
+  opt_t = torch.optim.Adam([log_alpha], 3e-4)
+  np_batch = _sac_batch(np.random.default_rng(0), (256,), obs_dim, act_dim)
+  b = {k: torch.from_numpy(v) for k, v in np_batch.items()}
+
+  def sample(obs):
+    mean, log_std = actor(obs).chunk(2, -1)
+    log_std = log_std.clamp(-5, 2)
+    u = mean + log_std.exp() * torch.randn_like(mean)
+    logp = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
+    logp = logp - (2 * (np.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+    return torch.tanh(u), logp
+
+  def update():
+    alpha = log_alpha.exp().detach()
+    with torch.no_grad():
+      a2, lp2 = sample(b["next_observations"])
+      x2 = torch.cat([b["next_observations"], a2], -1)
+      v = torch.min(t1(x2), t2(x2))[:, 0] - alpha * lp2
+      y = b["rewards"] + 0.99 * (1 - b["terminals"]) * v
+    x = torch.cat([b["observations"], b["actions"]], -1)
+    lq = ((q1(x)[:, 0] - y) ** 2 + (q2(x)[:, 0] - y) ** 2).mean()
+    opt_q.zero_grad()
+    lq.backward()
+    opt_q.step()
+    a, lp = sample(b["observations"])
+    xa = torch.cat([b["observations"], a], -1)
+    la = (alpha * lp - torch.min(q1(xa), q2(xa))[:, 0]).mean()
+    opt_a.zero_grad()
+    la.backward()
+    opt_a.step()
+    lt = -(log_alpha * (lp.detach() - act_dim)).mean()
+    opt_t.zero_grad()
+    lt.backward()
+    opt_t.step()
+    with torch.no_grad():
+      for tgt, src in ((t1, q1), (t2, q2)):
+        for pt, ps in zip(tgt.parameters(), src.parameters()):
+          pt.mul_(0.995).add_(ps, alpha=0.005)
+
+  def go():
+    for _ in range(updates):
+      update()
+
+  return updates / median_time(go, repeats=repeats)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--env", default="hopper")
+  p.add_argument("--native-batch", type=int, default=64)
+  p.add_argument("--native-steps", type=int, default=200)
+  p.add_argument("--mjx-batch", type=int, default=16)
+  p.add_argument("--mjx-steps", type=int, default=20)
+  p.add_argument("--sac-updates", type=int, default=50)
+  p.add_argument("--repeats", type=int, default=3)
+  a = p.parse_args()
+  rows, ratios = [], {}
+  t0 = time.perf_counter()
+  nat = native_rate(a.env, a.native_batch, a.native_steps, a.repeats)
+  ref = rollout_rate(a.env, a.native_batch, a.native_steps, a.repeats)
+  rows += [["native", f"{a.env} x{a.native_batch}", "env steps/s", nat],
+           ["mujoco.rollout", f"{a.env} x{a.native_batch}", "env steps/s", ref]]
+  ratios["native_vs_mujoco_rollout"] = nat / ref
+  mjx = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
+  rows.append(["mjx", f"{a.env} x{a.mjx_batch}", "env steps/s", mjx])
+  try:
+    bx = brax_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
+    rows.append(["brax mjx", f"{a.env} x{a.mjx_batch}", "env steps/s", bx])
+    ratios["mjx_vs_brax_mjx"] = mjx / bx
+  except Exception as e:  # noqa: BLE001  (report and skip the row)
+    msg = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    print(f"brax mjx {a.env}: could not build or step the environment, row skipped ({msg})")
+    ratios["mjx_vs_brax_mjx"] = None
+  task = envs.make_task(a.env)
+  sj = sac_jax_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
+  st = sac_torch_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
+  rows += [["sac (jax)", "2x256, batch 256", "updates/s", sj],
+           ["sac (torch cpu)", "2x256, batch 256", "updates/s", st]]
+  ratios["sac_jax_vs_torch"] = sj / st
+  print_table(f"environment and SAC throughput ({time.perf_counter() - t0:.0f}s)",
+              ["what", "setting", "unit", "rate"], rows)
+  print_ratios(ratios)
+
+
+if __name__ == "__main__":
+  main()
