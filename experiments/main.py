@@ -146,6 +146,22 @@ def _print_list():
         "--workdir DIR [--config.key=value ...]")
 
 
+_EXTRAS = {"transformers": "llm", "tokenizers": "llm", "safetensors": "llm", "jinja2": "llm",
+           "playwright": "web", "browsergym": "web", "miniwob": "web", "minari": "data",
+           "torch": "test", "gcsfs": "cloud", "ray": "ray"}
+
+
+def _import_trainer(name: str):
+  try:
+    return importlib.import_module(f"experiments.trainers.{name}")
+  except ModuleNotFoundError as e:
+    top = (e.name or "").split(".")[0]
+    if top in _EXTRAS:
+      raise UserError(f"trainer '{name}' needs the package '{top}': "
+                      f"pip install -e '.[{_EXTRAS[top]}]'") from e
+    raise
+
+
 def main(argv: Sequence[str]):
   del argv
   if not flags.FLAGS["verbosity"].present:  # orbax/absl INFO lines drown the progress output
@@ -166,7 +182,7 @@ def main(argv: Sequence[str]):
       paths.makedirs(workdir)
       paths.write_text(paths.join(workdir, "config.json"),
                        config.to_json_best_effort(indent=2, sort_keys=True))
-    trainer = importlib.import_module(f"experiments.trainers.{config.trainer}")
+    trainer = _import_trainer(config.trainer)
     logging.info("config:\n%s", config)
     trainer.train_and_evaluate(config, workdir)
   except UserError as e:

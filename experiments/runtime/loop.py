@@ -178,7 +178,7 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
     try:
       while step < num_steps:
         batches = host_batches(step)
-        state, bad, metrics_dev = multi(state, batches, consts, jnp.int32(step))
+        state, bad, metrics_dev = multi(state, batches, consts, np.int32(step))
         pending_bad.append(bad)
         step += k
         if t_first is None:
