@@ -35,6 +35,26 @@ def asset_path(filename: str) -> str:
   return os.path.join(ASSETS_DIR, filename)
 
 
+class TaskSpaces:
+  """Observation/action sizes and bounds of a batched env, read from its `self.task`."""
+
+  @property
+  def observation_size(self) -> int | dict[str, int]:
+    return self.task.observation_size
+
+  @property
+  def action_size(self) -> int:
+    return self.task.action_size
+
+  @property
+  def action_low(self) -> np.ndarray:
+    return self.task.action_low
+
+  @property
+  def action_high(self) -> np.ndarray:
+    return self.task.action_high
+
+
 class Task(abc.ABC):
   """One environment's definition, independent of the simulator backend."""
 

@@ -119,7 +119,7 @@ class MjxEnv:
     return state.replace(data=data, goal=goal, obs=self._observe(data, goal))
 
 
-class MjxVecEnv:
+class MjxVecEnv(core.TaskSpaces):
   """`num_envs` MJX environments, vmapped and jitted; jax arrays in and out.
 
   `reset_fn`, `step_fn` and `set_state_fn` are the single-environment pure functions (see
@@ -143,22 +143,6 @@ class MjxVecEnv:
     self._set = jax.jit(jax.vmap(self.env.set_state_fn))
     self._key = jax.random.key(seed)
     self.state: EnvState | None = None
-
-  @property
-  def observation_size(self) -> int | dict[str, int]:
-    return self.task.observation_size
-
-  @property
-  def action_size(self) -> int:
-    return self.task.action_size
-
-  @property
-  def action_low(self) -> np.ndarray:
-    return self.task.action_low
-
-  @property
-  def action_high(self) -> np.ndarray:
-    return self.task.action_high
 
   def reset(self, seed: int | None = None) -> tuple[core.Obs, dict[str, jax.Array]]:
     """Resets all environments (reseeding first if `seed` is given); returns (obs, info).

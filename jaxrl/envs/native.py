@@ -27,7 +27,7 @@ def _copy_arrays(info: dict[str, Any]) -> dict[str, np.ndarray]:
   return {k: np.array(v) for k, v in info.items()}
 
 
-class NativeVecEnv:
+class NativeVecEnv(core.TaskSpaces):
   """`num_envs` copies of a task stepped together on the CPU; numpy in, numpy out.
 
   Autoreset (same step, as Gymnasium's `AutoresetMode.SAME_STEP`): when an environment terminates or
@@ -58,23 +58,6 @@ class NativeVecEnv:
     for d in self.datas:
       mujoco.mj_resetData(m, d)
     self._qpos[:] = m.qpos0
-
-  # ------------------------------------------------------------- spaces
-  @property
-  def observation_size(self) -> int | dict[str, int]:
-    return self.task.observation_size
-
-  @property
-  def action_size(self) -> int:
-    return self.task.action_size
-
-  @property
-  def action_low(self) -> np.ndarray:
-    return self.task.action_low
-
-  @property
-  def action_high(self) -> np.ndarray:
-    return self.task.action_high
 
   # -------------------------------------------------------------- state
   def get_state(self) -> tuple[np.ndarray, np.ndarray]:
