@@ -12,6 +12,13 @@ Pieces: `actions` (safe action-string parser), `executor` (runs parsed actions w
 snapshots, prompt text), `env` (the gymnasium env), `sites` (sandbox shop, forum, issue tracker,
 webmail) and `tasks` (tasks on those sites with validators and scripted oracles).
 
+Agents and studies: `agents` (the scripted oracle and an AgentLab-style LLM agent over any
+OpenAI-compatible endpoint, one interface), `episode` (one recorded episode in a long-lived
+worker), `pool` (browser workers in spawned processes, killed and replaced when hung or dead),
+`ray_pool` (the same as Ray actors), `study` (agent x task x seed scheduling, relaunches, resume,
+success-rate table; run it with `experiments/configs/webagents.py`), and `bgym` (our tasks
+registered in BrowserGym's own env).
+
 The browser is the system Chromium (`bash scripts/setup_system.sh` installs Debian's; the
 JAXLLM_CHROMIUM environment variable overrides the path). Playwright never downloads one.
 """
