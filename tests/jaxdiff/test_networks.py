@@ -123,3 +123,19 @@ def test_sinusoidal_embedding_hand_values():
   # Frequencies 1 and 1/10; t * scale = 0 and 1.
   np.testing.assert_allclose(e[0], [1, 1, 0, 0], atol=1e-7)
   np.testing.assert_allclose(e[1], [np.cos(1), np.cos(0.1), np.sin(1), np.sin(0.1)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("length", [2, 4, 8, 16])
+def test_unfolded_convolutions_equal_flax_convolutions(length):
+  """jaxdiff.networks.conv: the unfold+dot paths give nnx.Conv / nnx.ConvTranspose's numbers."""
+  from jaxdiff.networks.conv import ConvTranspose1d, conv1d_general_dilated
+  x = jax.random.normal(jax.random.PRNGKey(length), (3, length, 6))
+  for k, s, pad in ((4, 2, "SAME"), (3, 2, "SAME"), (4, 2, "VALID"), (2, 2, "SAME")):
+    ref = nnx.ConvTranspose(6, 5, k, strides=s, padding=pad, rngs=nnx.Rngs(0))
+    ours = ConvTranspose1d(6, 5, k, strides=s, padding=pad, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-5, atol=1e-5)
+  for k, s, pad in ((5, 1, "SAME"), (3, 2, ((1, 1),)), (3, 1, "VALID"), (1, 1, "SAME")):
+    ref = nnx.Conv(6, 5, k, strides=s, padding=pad, rngs=nnx.Rngs(0))
+    ours = nnx.Conv(6, 5, k, strides=s, padding=pad, rngs=nnx.Rngs(0),
+                    conv_general_dilated=conv1d_general_dilated)
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(ref(x)), rtol=1e-5, atol=1e-5)

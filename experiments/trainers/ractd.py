@@ -1,0 +1,243 @@
+"""RACTD pipeline: dataset -> EDM teacher -> reward model -> reward-aware CTM student -> evaluation.
+
+Sections: task and mesh -> dataset (load, or generate/reuse via jaxrl.behavior) -> on-device data
+-> networks -> teacher -> reward -> student -> evaluation -> results.
+
+Every training stage is one `experiments.runtime.run` with its own checkpoint directory under the
+workdir (teacher/, reward/, student/), so a rerun restores each finished stage from its last
+checkpoint (nothing retrains) and continues the interrupted one from its latest checkpoint.
+Evaluations are cached as eval_teacher.json / eval_student.json, keyed by the stage's step and the
+evaluation settings. results.json holds, for `teacher` (Heun, 2 * bins - 1 NFE) and `student`
+(CTM, `student_steps` NFE): normalized_score, score_stderr, nfe, seconds_per_action (batch-1
+latency of one jitted policy call; for Maze2D, of one plan), plus raw returns and timings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import flax.nnx as nnx
+import jax
+import ml_collections
+
+from experiments import runtime
+from experiments.configs import datasets as datasets_config
+from experiments.errors import UserError
+from experiments.results import write_results
+from experiments.runtime import paths
+from experiments.trainers import datasets as datasets_trainer
+from jaxdiff import edm
+from jaxrl import data as jdata
+from jaxrl.behavior import datasets as gen
+from jaxrl.evaluation import Evaluator
+from jaxrl.ractd import data as rdata
+from jaxrl.ractd import losses, maze, networks, policy, train
+
+
+def parse_task(task: str) -> tuple[str, str]:
+  """(jaxrl env name, data kind) for 'hopper-medium', 'maze2d-large', ..."""
+  if task.startswith("maze2d-"):
+    return "pointmaze-" + task.split("-", 1)[1], "states"
+  env = task.split("-", 1)[0]
+  if env not in ("hopper", "walker2d", "halfcheetah"):
+    raise UserError(f"config.task={task!r}: expected <hopper|walker2d|halfcheetah>-<level> or "
+                    "maze2d-<umaze|medium|large>")
+  return env, "chunks"
+
+
+def load_dataset(config: ml_collections.ConfigDict, env: str) -> jdata.OfflineDataset:
+  if config.data.path:
+    try:
+      return jdata.load(config.data.path, env=env)
+    except jdata.DatasetError as e:
+      raise UserError(str(e)) from None
+  preset = config.data.preset or config.task
+  if preset not in datasets_config.PRESETS:
+    raise UserError(f"config.data.preset={preset!r} is not a datasets.py preset; valid: "
+                    f"{', '.join(datasets_config.PRESETS)}; or give config.data.path")
+  dcfg = datasets_config.get_config(preset)
+  dcfg.data_dir = config.data.data_dir
+  spec = datasets_trainer.make_spec(dcfg)
+  if spec.env != env:
+    raise UserError(f"config.data.preset={preset!r} makes {spec.env} data but config.task="
+                    f"{config.task!r} needs {env}")
+  path, _ = gen.generate(spec, config.data.data_dir or None)
+  return jdata.load(path, env=env)
+
+
+def stage_of(c: ml_collections.ConfigDict) -> train.Stage:
+  return train.Stage(batch_size=c.batch_size, num_steps=c.num_steps, lr=c.lr,
+                     weight_decay=c.weight_decay, warmup_steps=c.warmup_steps,
+                     schedule=c.schedule, grad_clip=c.grad_clip, ema_decay=c.ema_decay)
+
+
+def edm_config(config) -> edm.EDMConfig:
+  e = config.edm
+  return edm.EDMConfig(sigma_min=e.sigma_min, sigma_max=e.sigma_max, rho=e.rho,
+                       sigma_data=e.sigma_data, num_bins=e.num_bins)
+
+
+def build_networks(config, prep: rdata.Prepared):
+  """(teacher, student, reward) FunctionalNets with fresh parameters."""
+  m = config.model
+  kw = dict(down_dims=m.down_dims, kernel_size=m.kernel_size, emb_dim=m.emb_dim,
+            cond_embed_dim=m.cond_embed_dim, dropout_rate=m.dropout)
+  teacher = networks.FunctionalNet(networks.chunk_unet(
+      prep.channels, prep.cond_dim, student=False, seed=config.seed, **kw))
+  student = networks.FunctionalNet(networks.chunk_unet(
+      prep.channels, prep.cond_dim, student=True, seed=config.seed + 1, **kw))
+  reward = networks.FunctionalNet(networks.RewardMLP(
+      prep.reward_in, m.reward_widths, rngs=nnx.Rngs(config.seed + 2)))
+  return teacher, student, reward
+
+
+def _check(config) -> None:
+  for name in ("teacher", "reward", "student"):
+    s = config[name]
+    runtime.check_schedule(s.num_steps, s.steps_per_call, log_every=s.log_every,
+                           checkpoint_every=s.checkpoint_every)
+    if not 0 <= s.warmup_steps < s.num_steps:
+      raise UserError(f"{name}.warmup_steps={s.warmup_steps} must be in [0, {name}.num_steps="
+                      f"{s.num_steps})")
+  if config.student.dsm_stop not in ("t", "sigma_min"):
+    raise UserError(f"student.dsm_stop={config.student.dsm_stop!r}: choose 't' or 'sigma_min'")
+  if config.eval.student_steps < 1 or config.eval.teacher_bins < 2:
+    raise UserError("eval.student_steps must be >= 1 and eval.teacher_bins >= 2")
+
+
+def _run_stage(name, config, workdir, mesh, init_fn, step_fn, consts):
+  s = config[name]
+  state_sharding = runtime.replicated_sharding(jax.eval_shape(init_fn), mesh)
+  t0 = time.perf_counter()
+  result = runtime.run(workdir=workdir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
+                       state_sharding=state_sharding, num_steps=s.num_steps,
+                       steps_per_call=s.steps_per_call, log_every=s.log_every,
+                       checkpoint_every=s.checkpoint_every, keep_checkpoints=s.keep_checkpoints,
+                       consts=consts, name=name, checkpoint_subdir=name,
+                       meta={"config": config.to_dict()})
+  return result, time.perf_counter() - t0
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  _check(config)
+  env, kind = parse_task(config.task)
+  if kind == "chunks" and config.model.horizon % 2 ** (len(config.model.down_dims) - 1):
+    raise UserError(f"model.horizon={config.model.horizon} must be divisible by "
+                    f"2^(len(model.down_dims)-1)")
+  # ---------------------------------------------------------------- mesh
+  mesh = runtime.make_mesh(config.mesh)
+  paths.makedirs(workdir)
+
+  # ---------------------------------------------------------------- dataset
+  t0 = time.perf_counter()
+  ds = load_dataset(config, env)
+  print(f"[ractd] {ds.summary()}", flush=True)
+  prep = rdata.prepare(ds, kind, config.model.horizon, config.data.gamma, mesh=mesh)
+  if jax.process_index() == 0:
+    paths.write_text(paths.join(workdir, "normalizers.json"), prep.scalers_json())
+  seconds = {"dataset": time.perf_counter() - t0}
+  ecfg = edm_config(config)
+  teacher_net, student_net, reward_net = build_networks(config, prep)
+
+  # ---------------------------------------------------------------- teacher
+  init_fn, step_fn = train.make_teacher(prep, teacher_net, stage_of(config.teacher), ecfg,
+                                        config.seed, mesh)
+  teacher, seconds["teacher"] = _run_stage("teacher", config, workdir, mesh, init_fn, step_fn,
+                                           prep.data)
+  teacher_params = teacher.state["ema"] if "ema" in teacher.state else teacher.state["params"]
+
+  # ---------------------------------------------------------------- reward model
+  init_fn, step_fn = train.make_reward(prep, reward_net, stage_of(config.reward), config.seed + 3,
+                                       mesh)
+  reward, seconds["reward"] = _run_stage("reward", config, workdir, mesh, init_fn, step_fn,
+                                         prep.data)
+
+  # ---------------------------------------------------------------- student
+  s = config.student
+  weights = losses.StudentLoss(alpha=s.alpha, beta=s.beta, reward_weight=s.reward_weight,
+                               num_heun_steps=s.num_heun_steps, dsm_stop=s.dsm_stop)
+  init_params = networks.student_params_from_teacher(student_net.init_params, teacher_params,
+                                                     config.model.emb_dim)
+  init_fn, step_fn = train.make_student(prep, student_net, teacher_net, reward_net, init_params,
+                                        stage_of(s), ecfg, weights, config.seed + 4, mesh)
+  consts = {"data": prep.data, "teacher": teacher_params, "reward": reward.state["params"]}
+  student, seconds["student"] = _run_stage("student", config, workdir, mesh, init_fn, step_fn,
+                                           consts)
+  student_params = student.state["ema"] if "ema" in student.state else student.state["params"]
+
+  # ---------------------------------------------------------------- evaluation
+  e = config.eval
+  shape = (config.model.horizon, prep.channels)
+  rows, results = {}, {"task": config.task, "env": env, "dataset": ds.summary(),
+                       "steps": {"teacher": teacher.step, "reward": reward.step,
+                                 "student": student.step},
+                       "train_steps_per_second": {"teacher": teacher.steps_per_second,
+                                                  "reward": reward.steps_per_second,
+                                                  "student": student.steps_per_second}}
+  for who, net, params in (("teacher", teacher_net, teacher_params),
+                           ("student", student_net, student_params)):
+    if who == "teacher" and e.skip_teacher:
+      continue
+    sample = policy.make_sampler(who, net, shape, ecfg, num_bins=e.teacher_bins,
+                                 steps=e.student_steps, gamma=e.gamma)
+    step = teacher.step if who == "teacher" else student.step
+    t0 = time.perf_counter()
+    out = _cached_eval(workdir, who, {"step": step, "eval": e.to_dict()},
+                       lambda: _evaluate(env, kind, sample, params, prep, config))
+    seconds[f"eval_{who}"] = time.perf_counter() - t0
+    out["nfe"] = policy.nfe(who, e.teacher_bins, e.student_steps)
+    results[who] = out
+    rows[f"{who} ({out['nfe']} NFE)"] = {k: out[k] for k in (
+        "normalized_score", "score_stderr", "return", "nfe", "seconds_per_action")}
+  if "teacher" in results:
+    results["speedup"] = (results["teacher"]["seconds_per_action"]
+                          / results["student"]["seconds_per_action"])
+    results["student_over_teacher_score"] = (results["student"]["normalized_score"]
+                                             / max(results["teacher"]["normalized_score"], 1e-9))
+  results["seconds"] = seconds
+  results["student_config"] = {"alpha": s.alpha, "beta": s.beta, "reward_weight": s.reward_weight,
+                               "dsm_stop": s.dsm_stop, "num_heun_steps": s.num_heun_steps}
+  write_results(workdir, results, rows,
+                title=f"RACTD {config.task}: {e.episodes} episodes each (D4RL-normalised)")
+  return results
+
+
+def _evaluate(env, kind, sample, params, prep: rdata.Prepared, config) -> dict:
+  e = config.eval
+  key = jax.random.PRNGKey(e.seed)
+  if kind == "chunks":
+    pol = policy.chunk_policy(sample, prep.obs_scaler.shift, prep.obs_scaler.scale)
+    kwargs = {"max_episode_steps": e.max_episode_steps} if e.max_episode_steps else {}
+    evaluator = Evaluator(env, e.episodes, seed=e.seed, **kwargs)
+    try:
+      res = evaluator(pol, params, key)
+    finally:
+      evaluator.close()
+    latency = policy.seconds_per_action(pol, params, prep.cond_dim, e.latency_repeats)
+  else:
+    res, _ = maze.evaluate_planner(env, sample, params, prep.obs_scaler, e.episodes, e.seed, key)
+    latency = policy.seconds_per_action(lambda p, c, k: sample(p, c, k), params, prep.cond_dim,
+                                        e.latency_repeats)
+  s = res.summary()
+  return {"normalized_score": s["score"], "score_stderr": s["score_stderr"],
+          "return": s["return"], "return_stderr": s["return_stderr"],
+          "episode_length": s["length"], "episodes": s["episodes"],
+          "scores": [float(x) for x in res.scores], "seconds_per_action": latency}
+
+
+def _cached_eval(workdir: str, who: str, key: dict, fn) -> dict:
+  """Runs fn() unless eval_<who>.json holds a result for the same key (stage step + settings)."""
+  path = paths.join(workdir, f"eval_{who}.json")
+  if paths.exists(path):
+    cached = json.loads(paths.read_text(path))
+    if cached.get("key") == json.loads(json.dumps(key)):
+      print(f"[ractd] reusing {path}", flush=True)
+      return cached["result"]
+  result = fn()
+  if jax.process_index() == 0:
+    paths.write_text(path, json.dumps({"key": key, "result": result}, indent=1, default=float))
+  return result
+
+
+__all__ = ["train_and_evaluate", "parse_task", "load_dataset", "build_networks"]
