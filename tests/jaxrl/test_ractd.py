@@ -185,3 +185,34 @@ def test_maze_controller_follows_plan_then_goal():
                              [[min(0.5 + 0.5, 1.0), 1.0 - 0.2]])
   np.testing.assert_allclose(maze.follow(plan, 5, state, np.array([[0.6, 1.3]])),
                              [[0.1, 0.3 - 0.2]], atol=1e-12)
+
+
+def test_maze_reward_term_sums_the_plan_and_planner_runs_an_episode():
+  """States kind: -mean_b sum_h R([x_hat_bh, goal_b]); the planner drives PointMaze for a full
+  episode and returns D4RL-normalised maze2d scores."""
+  ds = synthetic_dataset(obs=4, act=2)
+  ds.infos["goal"] = np.asarray(ds.observations[:, :2] * 0.5, np.float32)
+  p = rdata.prepare(ds, "states", horizon=8)
+  teacher, student, reward = tiny_nets(p)
+  b = rdata.diffusion_batch(p, p.data, jax.random.PRNGKey(0), 4)
+  r_fn = reward.apply(reward.init_params)
+  key = jax.random.PRNGKey(1)
+  got = losses.reward_term(student.apply(student.init_params), r_fn, b, key, ECFG, "states", 2)
+  x_t = ECFG.sigma_max * jax.random.normal(key, b["x0"].shape)
+  x_hat = ctm.ctm_g(student.apply(student.init_params), x_t, ECFG.sigma_max, ECFG.sigma_min,
+                    b["cond"])
+  want = 0.0
+  for i in range(4):
+    goal = np.repeat(np.asarray(b["cond"][i, -2:])[None], 8, 0)
+    want -= float(jnp.sum(r_fn(jnp.concatenate([x_hat[i], goal], -1)))) / 4
+  np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+  sample = policy.make_sampler("student", student, (8, 4), ECFG)
+  res, plan = maze.evaluate_planner("pointmaze-umaze", sample, student.init_params, p.obs_scaler,
+                                    num_episodes=2, seed=0, key=jax.random.PRNGKey(2))
+  assert plan.shape == (2, 8, 4)
+  # plans are unscaled back into the data's state range
+  lo, hi = ds.observations.min(0), ds.observations.max(0)
+  assert np.all(plan >= lo - 1e-4) and np.all(plan <= hi + 1e-4)
+  np.testing.assert_array_equal(res.lengths, [300, 300])
+  np.testing.assert_allclose(res.scores, 100 * (res.returns - 23.85) / (161.86 - 23.85))
