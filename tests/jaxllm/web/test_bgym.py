@@ -9,21 +9,12 @@ import psutil
 import pytest
 
 import jaxllm.web as web
+from tests.jaxllm.web.chromium import needs_chromium
 
 bgym_core = pytest.importorskip("browsergym.core")
 
 
-def _chromium_missing():
-  try:
-    web.find_chromium()
-  except web.BrowserNotFoundError as e:
-    return str(e)
-  return ""
-
-
-pytestmark = pytest.mark.skipif(
-  bool(_chromium_missing()),
-  reason="no Chromium (/usr/bin/chromium): install it with `bash scripts/setup_system.sh`")
+pytestmark = needs_chromium
 
 
 def _chromium_below_us():

@@ -9,19 +9,10 @@ import jaxllm.web as web
 from jaxllm.web import browser
 from jaxllm.web.axtree import AXTree, node_role
 from jaxllm.web.sites import fetch_state, start_sites
+from tests.jaxllm.web.chromium import needs_chromium
 
 
-def _chromium_missing():
-  try:
-    web.find_chromium()
-  except web.BrowserNotFoundError as e:
-    return str(e)
-  return ""
-
-
-pytestmark = pytest.mark.skipif(
-  bool(_chromium_missing()),
-  reason="no Chromium (/usr/bin/chromium): install it with `bash scripts/setup_system.sh`")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,10 @@ import pytest
 import jaxllm.web as web
 from jaxllm.web.pool import Limits, browser_pids, process_tree
 from jaxllm.web.study import Study, load_records, plan, select_tasks, summarize
+from tests.jaxllm.web.chromium import needs_chromium
 
 
-def _chromium_missing():
-  try:
-    web.find_chromium()
-  except web.BrowserNotFoundError as e:
-    return str(e)
-  return ""
-
-
-pytestmark = pytest.mark.skipif(
-  bool(_chromium_missing()),
-  reason="no Chromium (/usr/bin/chromium): install it with `bash scripts/setup_system.sh`")
+pytestmark = needs_chromium
 
 ORACLE = {"oracle": ("oracle", {})}
 
