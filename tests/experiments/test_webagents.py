@@ -14,17 +14,10 @@ import pytest
 import jaxllm.web as web
 from experiments.configs import webagents as webagents_config
 from experiments.errors import UserError
+from tests.jaxllm.web.chromium import needs_chromium
 from tests.jaxllm.web.fake_openai import FakeOpenAI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _chromium_missing():
-  try:
-    web.find_chromium()
-  except web.BrowserNotFoundError as e:
-    return str(e)
-  return ""
 
 
 def _run(args, timeout=240):
@@ -45,7 +38,7 @@ def _answer(request):
   return f"<think>Open the mail.</think><action>click('{bid.group(1) if bid else '0'}')</action>"
 
 
-@pytest.mark.skipif(bool(_chromium_missing()), reason="no Chromium: bash scripts/setup_system.sh")
+@needs_chromium
 def test_oracle_and_llm_agent_study_with_screenshots_then_resume(tmp_path):
   with FakeOpenAI(["no action here", _answer]) as server:
     args = [f"--workdir={tmp_path}", "--config.agents=oracle,generic",

@@ -8,21 +8,12 @@ import pytest
 import jaxllm.web as web
 from jaxllm.web import browser, miniwob
 from jaxllm.web.axtree import AXTree, node_name
-
-
-def _chromium_missing():
-  try:
-    web.find_chromium()
-  except web.BrowserNotFoundError as e:
-    return str(e)
-  return ""
+from tests.jaxllm.web.chromium import needs_chromium
 
 
 needs_miniwob = pytest.mark.skipif(
   miniwob.miniwob_html_dir() is None, reason="the `miniwob` package (html/ pages) is not installed")
-needs_browser = pytest.mark.skipif(
-  bool(_chromium_missing()),
-  reason="no Chromium (/usr/bin/chromium): install it with `bash scripts/setup_system.sh`")
+needs_browser = needs_chromium
 pytestmark = needs_miniwob
 
 
