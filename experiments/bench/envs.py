@@ -10,7 +10,10 @@ Rows (each a median of `repeats` timed runs after a warm-up / compile run):
              model and batch, the same number of physics steps (frame_skip per env step), the
              controls given up front; physics only, no observation/reward/reset
   mjx        jaxrl.envs MJX backend: jit(lax.scan(vmap(step_fn))) over `mjx-steps` steps of
-             `mjx-batch` environments
+             `mjx-batch` environments, with Gymnasium's physics (hopper: RK4) and the backend's
+             solver cap (mjx_env.DEFAULT_OPT); again with the MJCF's solver defaults (100 / 50
+             iterations), and again with the physics options of brax's own hopper.xml (Euler
+             integrator, 4 solver iterations), the like-for-like row against brax
   brax-mjx   brax.envs.get_environment(env, backend="mjx") stepped the same way (skipped, and
              said so, if brax cannot build the environment)
   sac-jax    jaxrl SAC: `sac-updates` gradient updates as one jitted lax.scan (2x256 MLPs, twin Q,
@@ -83,8 +86,8 @@ def _scan_rate(reset, step, act_size, batch, steps, repeats):
   return batch * steps / t
 
 
-def mjx_rate(name, batch, steps, repeats):
-  env = envs.make(name, backend="mjx", num_envs=batch)
+def mjx_rate(name, batch, steps, repeats, opt=None):
+  env = envs.make(name, backend="mjx", num_envs=batch, mjx_opt=opt)
   return _scan_rate(jax.vmap(env.reset_fn), jax.vmap(env.step_fn), env.action_size, batch,
                     steps, repeats)
 
@@ -197,15 +200,23 @@ def main():
            ["mujoco.rollout", f"{a.env} x{a.native_batch}", "env steps/s", ref]]
   ratios["native_vs_mujoco_rollout"] = nat / ref
   mjx = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
-  rows.append(["mjx", f"{a.env} x{a.mjx_batch}", "env steps/s", mjx])
+  mjx_mjcf = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats, opt={})
+  brax_opt = {"integrator": mujoco.mjtIntegrator.mjINT_EULER, "iterations": 4}
+  mjx_brax_opt = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats, opt=brax_opt)
+  setting = f"{a.env} x{a.mjx_batch}"
+  rows += [["mjx (Gymnasium physics)", setting, "env steps/s", mjx],
+           ["mjx, MJCF solver defaults", setting, "env steps/s", mjx_mjcf],
+           ["mjx, brax's options (Euler, 4 it.)", setting, "env steps/s", mjx_brax_opt]]
+  ratios["mjx_solver_cap_speedup"] = mjx / mjx_mjcf
   try:
     bx = brax_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
-    rows.append(["brax mjx", f"{a.env} x{a.mjx_batch}", "env steps/s", bx])
+    rows.append(["brax mjx", setting, "env steps/s", bx])
     ratios["mjx_vs_brax_mjx"] = mjx / bx
+    ratios["mjx_brax_options_vs_brax_mjx"] = mjx_brax_opt / bx
   except Exception as e:  # noqa: BLE001  (report and skip the row)
     msg = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
     print(f"brax mjx {a.env}: could not build or step the environment, row skipped ({msg})")
-    ratios["mjx_vs_brax_mjx"] = None
+    ratios["mjx_vs_brax_mjx"] = ratios["mjx_brax_options_vs_brax_mjx"] = None
   task = envs.make_task(a.env)
   sj = sac_jax_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
   st = sac_torch_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)

@@ -56,20 +56,25 @@ def make_task(name: str, **overrides: Any) -> Task:
 
 
 def make(name: str, backend: str = "native", num_envs: int = 1, seed: int = 0,
-         num_threads: int | None = None, **overrides: Any):
+         num_threads: int | None = None, mjx_opt: dict[str, Any] | None = None,
+         **overrides: Any):
   """A batch of `num_envs` environments `name` on `backend` ("native" or "mjx").
 
   `num_threads` (native only) sizes the rollout thread pool (default: min(num_envs, CPU count)).
+  `mjx_opt` (mjx only) overrides MuJoCo options such as solver iterations (see
+  `mjx_env.DEFAULT_OPT`).
   Other keyword arguments override the task's settings. Call `reset()` before the first `step`.
   """
   if backend not in BACKENDS:
     raise ValueError(f"Unknown backend {backend!r}; valid choices: {', '.join(BACKENDS)}.")
   task = make_task(name, **overrides)
   if backend == "native":
+    if mjx_opt is not None:
+      raise ValueError("mjx_opt applies to backend='mjx' only; drop it for the native backend.")
     from jaxrl.envs import native  # pylint: disable=g-import-not-at-top
     return native.NativeVecEnv(task, num_envs=num_envs, seed=seed, num_threads=num_threads)
   from jaxrl.envs import mjx_env  # pylint: disable=g-import-not-at-top
-  return mjx_env.MjxVecEnv(task, num_envs=num_envs, seed=seed)
+  return mjx_env.MjxVecEnv(task, num_envs=num_envs, seed=seed, opt=mjx_opt)
 
 
 __all__ = ["BACKENDS", "TASKS", "Task", "core", "make", "make_task"]

@@ -145,3 +145,15 @@ def test_mjx_batched_interface(compiled):
   np.testing.assert_array_equal(np.asarray(reward), 1.0)
   assert np.asarray(info["success"]).all() and not np.asarray(terminated | truncated).any()
   assert jax.tree.structure(info) == jax.tree.structure(env.state.info)
+
+
+def test_mjx_solver_options():
+  """The MJX backend caps the Newton solver at DEFAULT_OPT; `mjx_opt` overrides or restores it."""
+  default = envs.make("hopper", backend="mjx")
+  assert (default.env.mj_model.opt.iterations, default.env.mj_model.opt.ls_iterations) == (4, 8)
+  mjcf = envs.make("hopper", backend="mjx", mjx_opt={})
+  assert (mjcf.env.mj_model.opt.iterations, mjcf.env.mj_model.opt.ls_iterations) == (100, 50)
+  with pytest.raises(ValueError, match="not a mujoco.MjOption field"):
+    envs.make("hopper", backend="mjx", mjx_opt={"iteration": 3})
+  with pytest.raises(ValueError, match="backend='mjx' only"):
+    envs.make("hopper", backend="native", mjx_opt={"iterations": 3})
