@@ -86,8 +86,13 @@ def _align(x: jax.Array) -> jax.Array:
 
 
 def token_logprobs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
-  """Next-token log-probs aligned with tokens: out[:, t] = log p(tokens[t] | <t); out[:, 0] = 0."""
-  return _align(gather_logprobs(logits[:, :-1], tokens[:, 1:]))
+  """Next-token log-probs aligned with tokens: out[:, t] = log p(tokens[t] | <t); out[:, 0] = 0.
+
+  The [B, T, V] logits are not sliced (a copy of the largest tensor of the step); the targets are
+  shifted instead, and the last position's value is dropped from the [B, T] result.
+  """
+  targets = jnp.pad(tokens[:, 1:], [(0, 0), (0, 1)])
+  return _align(gather_logprobs(logits, targets)[:, :-1])
 
 
 def token_entropy(logits: jax.Array) -> jax.Array:
@@ -97,7 +102,7 @@ def token_entropy(logits: jax.Array) -> jax.Array:
 
 def token_accuracy(logits: jax.Array, tokens: jax.Array) -> jax.Array:
   """1.0 where argmax of the previous position's logits equals the token (aligned; 0 at t = 0)."""
-  hit = (jnp.argmax(logits[:, :-1], axis=-1) == tokens[:, 1:]).astype(jnp.float32)
+  hit = (jnp.argmax(logits, axis=-1)[:, :-1] == tokens[:, 1:]).astype(jnp.float32)
   return _align(hit)
 
 
