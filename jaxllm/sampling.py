@@ -131,9 +131,14 @@ def sample_tokens(logits: jax.Array, keys: jax.Array, temperature: jax.Array, to
   greedy = temperature <= 0
   scaled = logits / jnp.where(greedy, 1.0, temperature)[:, None]
   logprobs = jax.nn.log_softmax(scaled, axis=-1)
-  filtered = min_p_filter(top_k_top_p_filter(scaled, top_k, top_p), min_p)
-  sampled = jax.vmap(jax.random.categorical)(keys, filtered)
-  tokens = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled).astype(jnp.int32)
+
+  def sample(_):  # filtering and Gumbel noise over the vocabulary: skipped when all rows are greedy
+    filtered = min_p_filter(top_k_top_p_filter(scaled, top_k, top_p), min_p)
+    return jax.vmap(jax.random.categorical)(keys, filtered).astype(jnp.int32)
+
+  greedy_tokens = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  sampled = jax.lax.cond(jnp.all(greedy), lambda _: greedy_tokens, sample, None)
+  tokens = jnp.where(greedy, greedy_tokens, sampled)
   chosen = jnp.take_along_axis(logprobs, tokens[:, None], axis=-1)[:, 0]
   return tokens, chosen
 
