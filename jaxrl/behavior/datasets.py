@@ -31,7 +31,8 @@ import numpy as np
 from jaxrl import envs
 from jaxrl.agents import sac_train
 from jaxrl.agents.sac import SAC, SACConfig
-from jaxrl.behavior import maze, rollout, storage
+from jaxrl.behavior import maze, rollout
+from jaxrl.data import io
 from jaxrl.evaluation import normalized_score
 
 LOCOMOTION_LEVELS = ("random", "medium", "medium-replay", "expert", "medium-expert")
@@ -161,7 +162,7 @@ def _build(spec: DatasetSpec, root: str, log) -> tuple[dict, dict]:
   if spec.level == "medium-expert":
     parts = [generate(dataclasses.replace(spec, level=lv), root, log)[0] for lv in
              ("medium", "expert")]
-    halves = [storage.read_hdf5(p) for p in parts]
+    halves = [io.read_hdf5(p).arrays() for p in parts]
     data = {k: np.concatenate([h[k] for h in halves]) for k in halves[0]}
     return data, {"parts": parts}
   policies = BehaviorPolicies(spec, root, log)
@@ -187,18 +188,19 @@ def generate(spec: DatasetSpec, root: str | None = None,
   if os.path.exists(manifest_path) and os.path.exists(path):
     with open(manifest_path) as f:
       manifest = json.load(f)
-    if manifest.get("sha256") == storage.sha256_file(path):
+    if manifest.get("sha256") == io.sha256_file(path):
       log(f"[datasets] reusing {path}")
       return path, manifest
   data, extras = _build(spec, root, log)
-  storage.write_hdf5(path, data, attrs={"env": spec.env, "level": spec.level})
+  # Validated on the way out (NaNs, lengths, ...), written in the layout the loaders read.
+  io.write_hdf5(path, io.from_arrays(data, source=path, env=spec.env, level=spec.level))
   returns = rollout.episode_returns(data)
   ends = data["terminals"] | data["timeouts"]
   complete = returns[:-1] if not ends[-1] else returns
   episode_return = float(np.mean(complete)) if len(complete) else float(np.mean(returns))
   manifest = {"env": spec.env, "level": spec.level, "transitions": int(len(data["rewards"])),
               "episodes": int(np.sum(ends)), "dataset_return": episode_return,
-              "policy_return": episode_return, "sha256": storage.sha256_file(path),
+              "policy_return": episode_return, "sha256": io.sha256_file(path),
               "spec": spec.key(), **extras}
   manifest["normalized_score"] = float(normalized_score(spec.env, manifest["policy_return"]))
   manifest["dataset_normalized_score"] = float(normalized_score(spec.env, episode_return))

@@ -1,6 +1,6 @@
 """Reading and writing offline datasets as D4RL-layout HDF5 files.
 
-The layout (D4RL's, which the project's generators write too, `jaxrl.behavior.storage`):
+The layout (D4RL's, which the project's generators write too, `jaxrl.behavior.datasets`):
 
   /observations (N, obs_dim) float32       /actions (N, act_dim) float32    /rewards (N,) float32
   /next_observations (N, obs_dim) float32  /terminals (N,) bool             /timeouts (N,) bool

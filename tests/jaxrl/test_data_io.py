@@ -51,14 +51,15 @@ def test_round_trip_maze_infos(tmp_path):
 
 def test_reads_the_behavior_generators_files(tmp_path):
   """Datasets the project generates (jaxrl.behavior) load and pass validation."""
-  from jaxrl.behavior import maze, rollout, storage  # pylint: disable=g-import-not-at-top
+  from jaxrl.behavior import maze, rollout  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   hop = rollout.collect("hopper", lambda o: rng.uniform(-1, 1, (len(o), 3)), 120, num_envs=2)
   for env, arrays in (("hopper", hop), ("pointmaze-umaze", maze.collect_maze("pointmaze-umaze",
                                                                              120, 2))):
-    path = storage.write_hdf5(str(tmp_path / f"{env}.hdf5"), arrays, {"env": env, "level": "x"})
+    path = str(tmp_path / f"{env}.hdf5")
+    data.write_hdf5(path, data.from_arrays(arrays, source=path, env=env, level="x"))
     ds = data.load(path)
-    assert ds.env == env and len(ds) == 120 and data.sha256_file(path) == storage.sha256_file(path)
+    assert ds.env == env and len(ds) == 120
     for k, v in ds.arrays().items():
       np.testing.assert_array_equal(v, arrays[k], err_msg=k)
     # within an episode the next observation is the following row's observation

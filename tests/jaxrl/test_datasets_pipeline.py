@@ -7,7 +7,8 @@ import sys
 import h5py
 import numpy as np
 
-from jaxrl.behavior import maze, storage
+from jaxrl.behavior import maze
+from jaxrl.data import io
 from jaxrl.envs import pointmaze
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,7 +47,7 @@ def test_runner_tiny_medium_expert(tmp_path):
   assert "hopper-medium-expert" in out.stdout
   path = workdir / "dataset.hdf5"
   manifest = json.loads((workdir / "manifest.json").read_text())
-  assert manifest["sha256"] == storage.sha256_file(str(path))
+  assert manifest["sha256"] == io.sha256_file(str(path))
   with h5py.File(path, "r") as f:
     n, episodes = _check_layout(f, 11, 3)
   assert n == manifest["transitions"] == 1200 and episodes == manifest["episodes"]
@@ -91,7 +92,7 @@ def test_controller_reaches_goals_umaze(tmp_path):
   for s, e in zip(starts, ends):
     g = data["infos/goal"][s:e + 1]
     assert np.any(np.any(g[1:] != g[:-1], axis=-1)), (s, e)
-  path = storage.write_hdf5(str(tmp_path / "m.hdf5"), data)
+  path = io.write_hdf5(str(tmp_path / "m.hdf5"), io.from_arrays(data, env="pointmaze-umaze"))
   with h5py.File(path, "r") as f:
     _check_layout(f, 4, 2)
     assert f["infos/goal"].shape == (3000, 2)
