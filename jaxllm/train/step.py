@@ -97,12 +97,41 @@ def batch_sharding(mesh: Mesh, axes: tuple[str, ...] = ("data", "fsdp")) -> Name
   return NamedSharding(mesh, P(tuple(a for a in axes if a in mesh.shape)))
 
 
+def _is_masked(x: Any) -> bool:
+  return isinstance(x, optax.MaskedNode)
+
+
 def train_state_shardings(optimizer: optax.GradientTransformation, state: TrainState,
                           param_shardings: Any, mesh: Mesh) -> TrainState:
   """Shardings of the whole train state: optimiser moments follow their parameters, the rest
-  (counts, step) is replicated. `state` may hold arrays or jax.ShapeDtypeStructs."""
-  opt = optax.tree_map_params(optimizer, lambda _, s: s, state["opt_state"], param_shardings,
-                              transform_non_params=lambda _: replicated(mesh))
+  (counts, step) is replicated. `state` may hold arrays or jax.ShapeDtypeStructs.
+
+  Every subtree of the optimiser state shaped like the params (same pytree structure, same leaf
+  shapes) takes `param_shardings`, also where frozen leaves hold `optax.MaskedNode` (the state of
+  `optax.masked` / `optax.multi_transform`, e.g. `lora_optimizer`): such leaves stay MaskedNodes,
+  empty pytrees like the ones in the state, so the result is a valid jax.jit in/out_shardings.
+  (optax.tree_map_params is not used: it initialises the optimiser on a placeholder instead of
+  params, which partitioned optimisers cannot split.) `optimizer` is kept for API compatibility.
+  """
+  del optimizer  # the optimiser state's own structure is enough
+  params_def = jax.tree.structure(state["params"])
+  if jax.tree.structure(param_shardings) != params_def:
+    raise ValueError("param_shardings must have the structure of state['params']: "
+                     f"{jax.tree.structure(param_shardings)} vs {params_def}")
+  shapes = [tuple(jnp.shape(x)) for x in jax.tree.leaves(state["params"])]
+
+  def like_params(node: Any) -> bool:
+    leaves, treedef = jax.tree.flatten(node, is_leaf=_is_masked)
+    return treedef == params_def and all(
+        _is_masked(x) or tuple(jnp.shape(x)) == shape for x, shape in zip(leaves, shapes))
+
+  def one(node: Any) -> Any:
+    if like_params(node):
+      return jax.tree.map(lambda x, s: x if _is_masked(x) else s, node, param_shardings,
+                          is_leaf=_is_masked)
+    return replicated(mesh)
+
+  opt = jax.tree.map(one, state["opt_state"], is_leaf=like_params)
   return {"params": param_shardings, "opt_state": opt, "step": replicated(mesh)}
 
 
