@@ -4,9 +4,10 @@
     save_hf_model(model, "/tmp/export")  # config.json + model.safetensors for transformers
 
 Loading builds the model abstractly (`nnx.eval_shape`, no random init), then walks the safetensors
-files with the lazy `safe_open`: each tensor is read, transposed/reshaped into our layout, cast, and
-placed with its sharding (`jax.make_array_from_callback`, so each device only receives its shard)
-before the next one is read. The host never holds more than one tensor of the checkpoint at a time.
+files (`jaxllm.safetensors_read`, plain reads, no memory map): each tensor is read in row blocks
+straight into a buffer in our layout and dtype, and placed with its sharding
+(`jax.make_array_from_callback`, so each device only receives its shard) before the next one is
+read. Besides the model, the host holds one tensor and one 8 MiB block at a time.
 
 Layout map (HF torch Linear weights are [out, in]):
   q/k/v_proj.weight [H*D, E]  ->  [E, H, D]       o_proj.weight [E, H*D]  ->  [H, D, E]
@@ -26,72 +27,65 @@ import jax
 import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
-from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from jaxllm.models.config import ModelConfig
 from jaxllm.models.sharding import Rules, logical_to_mesh_rules, logical_to_spec, variable_axes
 from jaxllm.models.transformer import Transformer
+from jaxllm.safetensors_read import SafetensorsFile
 
 _IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
+_BLOCK_BYTES = 8 << 20   # row block for transposing/casting reads
 
 
 @dataclasses.dataclass(frozen=True)
 class _Entry:
+  """Where an HF tensor lives in our model. `transposed`: ours is the HF [out, in] matrix
+  transposed to [in, out] and then reshaped (so `ours.reshape(in, out)` is a view of it); otherwise
+  ours is the HF tensor reshaped. `to_hf` maps our array back to the HF layout."""
   path: tuple[str | int, ...]                    # attribute path in our model
-  to_ours: Callable[[np.ndarray], np.ndarray]
+  transposed: bool
   to_hf: Callable[[np.ndarray], np.ndarray]
 
 
-def _linear(out_shape: tuple[int, ...]) -> tuple[Callable, Callable]:
-  """HF [out, in] <-> ours [in, *out_shape]."""
-  return (lambda w: w.T.reshape((w.shape[1],) + out_shape),
-          lambda w: w.reshape(w.shape[0], -1).T)
-
-
-def _identity() -> tuple[Callable, Callable]:
-  return (lambda w: w, lambda w: w)
-
-
-def _reshape(shape: tuple[int, ...]) -> tuple[Callable, Callable]:
-  return (lambda w: w.reshape(shape), lambda w: w.reshape(-1))
+# (transposed, to_hf) pairs; see _Entry.
+_LINEAR = (True, lambda w: w.reshape(w.shape[0], -1).T)   # ours [in, *out] <- HF [out, in]
+_AS_IS = (False, lambda w: w)
+_FLAT = (False, lambda w: w.reshape(-1))                   # ours [H, D] <- HF [H*D]
 
 
 def weight_map(cfg: ModelConfig) -> dict[str, _Entry]:
   """HF tensor name -> where it lives in our model and how to convert it."""
-  h, k, d, e = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.hidden_size
+  h, d, e = cfg.num_heads, cfg.head_dim, cfg.hidden_size
   out: dict[str, _Entry] = {}
 
   def add(name, path, fns):
     out[name] = _Entry(tuple(path), *fns)
 
-  add("model.embed_tokens.weight", ["embed"], _identity())
-  add("model.norm.weight", ["final_norm", "scale"], _identity())
+  add("model.embed_tokens.weight", ["embed"], _AS_IS)
+  add("model.norm.weight", ["final_norm", "scale"], _AS_IS)
   if not cfg.tie_word_embeddings:
-    add("lm_head.weight", ["lm_head"], (lambda w: w.T, lambda w: w.T))
+    add("lm_head.weight", ["lm_head"], _LINEAR)
   for i in range(cfg.num_layers):
     p = f"model.layers.{i}."
     layer = ["layers", i]
-    add(p + "input_layernorm.weight", layer + ["input_norm", "scale"], _identity())
-    add(p + "post_attention_layernorm.weight", layer + ["post_attn_norm", "scale"], _identity())
-    for name, heads in (("q", h), ("k", k), ("v", k)):
-      add(p + f"self_attn.{name}_proj.weight", layer + ["attn", f"{name}_proj"],
-          _linear((heads, d)))
+    add(p + "input_layernorm.weight", layer + ["input_norm", "scale"], _AS_IS)
+    add(p + "post_attention_layernorm.weight", layer + ["post_attn_norm", "scale"], _AS_IS)
+    for name in ("q", "k", "v"):
+      add(p + f"self_attn.{name}_proj.weight", layer + ["attn", f"{name}_proj"], _LINEAR)
       if cfg.qkv_bias:
-        add(p + f"self_attn.{name}_proj.bias", layer + ["attn", f"{name}_bias"],
-            _reshape((heads, d)))
+        add(p + f"self_attn.{name}_proj.bias", layer + ["attn", f"{name}_bias"], _FLAT)
     add(p + "self_attn.o_proj.weight", layer + ["attn", "o_proj"],
-        (lambda w: w.T.reshape(h, d, e), lambda w: w.reshape(h * d, e).T))
+        (True, lambda w: w.reshape(h * d, e).T))
     if cfg.o_bias:
-      add(p + "self_attn.o_proj.bias", layer + ["attn", "o_bias"], _identity())
+      add(p + "self_attn.o_proj.bias", layer + ["attn", "o_bias"], _AS_IS)
     if cfg.qk_norm:
-      add(p + "self_attn.q_norm.weight", layer + ["attn", "q_norm", "scale"], _identity())
-      add(p + "self_attn.k_norm.weight", layer + ["attn", "k_norm", "scale"], _identity())
+      add(p + "self_attn.q_norm.weight", layer + ["attn", "q_norm", "scale"], _AS_IS)
+      add(p + "self_attn.k_norm.weight", layer + ["attn", "k_norm", "scale"], _AS_IS)
     for name in ("gate", "up", "down"):
-      add(p + f"mlp.{name}_proj.weight", layer + ["mlp", f"{name}_proj"],
-          (lambda w: w.T, lambda w: w.T))
+      add(p + f"mlp.{name}_proj.weight", layer + ["mlp", f"{name}_proj"], _LINEAR)
       if cfg.mlp_bias:
-        add(p + f"mlp.{name}_proj.bias", layer + ["mlp", f"{name}_bias"], _identity())
+        add(p + f"mlp.{name}_proj.bias", layer + ["mlp", f"{name}_bias"], _AS_IS)
   return out
 
 
@@ -135,7 +129,7 @@ def load_hf_model(path: str | os.PathLike, *, dtype: str = "float32",
   entries = weight_map(cfg)
   loaded: set[str] = set()
   for file in _safetensors_files(path):
-    with safe_open(str(file), framework="numpy") as f:
+    with SafetensorsFile(file) as f:
       for name in f.keys():
         entry = entries.get(name)
         if entry is None:
@@ -145,16 +139,48 @@ def load_hf_model(path: str | os.PathLike, *, dtype: str = "float32",
           raise ValueError(f"unexpected tensor {name!r} in {file}; is config.json from the "
                            "same checkpoint?")
         var = _variable(model, entry.path)
-        value = np.asarray(entry.to_ours(f.get_tensor(name))).astype(var.value.dtype)
-        if value.shape != var.value.shape:
-          raise ValueError(f"{name}: shape {value.shape} after conversion, expected "
-                           f"{var.value.shape}; config.json does not match the weights.")
+        value = _read_ours(f, name, entry, var.value.shape, var.value.dtype)
         var.value = _place(value, var, mesh, rules)
+        del value
         loaded.add(name)
   missing = sorted(set(entries) - loaded)
   if missing:
     raise ValueError(f"checkpoint at {path} lacks {len(missing)} tensors, e.g. {missing[:3]}.")
   return model
+
+
+def _read_ours(f: SafetensorsFile, name: str, entry: _Entry, shape: tuple[int, ...],
+               dtype: np.dtype) -> np.ndarray:
+  """Reads HF tensor `name` into a new array in our layout and dtype.
+
+  Same dtype and no transpose: read straight into the result. Otherwise the HF tensor is read in
+  blocks of rows (at most _BLOCK_BYTES) and each block is transposed/cast into its place, so the
+  host holds the result plus one block, never a second full copy of the tensor.
+  """
+  hf_shape, hf_dtype = f.shape(name), f.dtype(name)
+  hf_size, size = int(np.prod(hf_shape, dtype=np.int64)), int(np.prod(shape, dtype=np.int64))
+  if hf_size != size or (entry.transposed and len(hf_shape) != 2):
+    raise ValueError(f"{name}: shape {list(hf_shape)} in {f.path} does not fit {list(shape)} "
+                     "in the model; config.json does not match the weights.")
+  out = np.empty(shape, dtype)
+  if not hf_shape:
+    out[...] = f.read(name)
+    return out
+  if not entry.transposed and hf_dtype == dtype:
+    f.read(name, out=out.reshape(hf_shape))
+    return out
+  rows = hf_shape[0]
+  row_bytes = max(hf_size // max(rows, 1), 1) * hf_dtype.itemsize
+  step = max(1, _BLOCK_BYTES // row_bytes)
+  # Transposed: ours.reshape(in, out) is the HF [out, in] matrix transposed, HF rows -> columns.
+  dst = out.reshape(hf_shape[1], hf_shape[0]) if entry.transposed else out.reshape(rows, -1)
+  for r0 in range(0, rows, step):
+    block = f.read(name, rows=(r0, min(rows, r0 + step)))
+    if entry.transposed:
+      dst[:, r0:r0 + len(block)] = block.T
+    else:
+      dst[r0:r0 + len(block)] = block.reshape(len(block), -1)
+  return out
 
 
 def _place(value: np.ndarray, var: nnx.Variable, mesh: Mesh | None, rules: Rules) -> jax.Array:
