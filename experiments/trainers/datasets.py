@@ -55,7 +55,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       json.dump({k: v for k, v in out.items() if k != "path"}, f, indent=1, sort_keys=True,
                 default=str)
   row = {k: manifest.get(k) for k in ("transitions", "episodes", "policy_return",
-                                      "normalized_score", "dataset_return")}
+                                      "normalized_score", "dataset_return",
+                                      "generation_seconds")}
   row["sha256"] = manifest["sha256"][:12]
   write_results(workdir, out, {f"{spec.env}-{spec.level}": row},
                 title=f"dataset {spec.env}-{spec.level} -> {out['path']}")

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 from typing import Any, Callable
 
 import flax.nnx as nnx
@@ -191,6 +192,7 @@ def generate(spec: DatasetSpec, root: str | None = None,
     if manifest.get("sha256") == io.sha256_file(path):
       log(f"[datasets] reusing {path}")
       return path, manifest
+  t0 = time.perf_counter()
   data, extras = _build(spec, root, log)
   # Validated on the way out (NaNs, lengths, ...), written in the layout the loaders read.
   io.write_hdf5(path, io.from_arrays(data, source=path, env=spec.env, level=spec.level))
@@ -201,7 +203,9 @@ def generate(spec: DatasetSpec, root: str | None = None,
   manifest = {"env": spec.env, "level": spec.level, "transitions": int(len(data["rewards"])),
               "episodes": int(np.sum(ends)), "dataset_return": episode_return,
               "policy_return": episode_return, "sha256": io.sha256_file(path),
-              "spec": spec.key(), **extras}
+              "spec": spec.key(), **extras,
+              # wall time of this build, including training the behaviour SAC unless it was cached
+              "generation_seconds": round(time.perf_counter() - t0, 1)}
   manifest["normalized_score"] = float(normalized_score(spec.env, manifest["policy_return"]))
   manifest["dataset_normalized_score"] = float(normalized_score(spec.env, episode_return))
   with open(manifest_path + ".tmp", "w") as f:
