@@ -12,8 +12,9 @@ Rows (each a median of `repeats` timed runs after a warm-up / compile run):
   mjx        jaxrl.envs MJX backend: jit(lax.scan(vmap(step_fn))) over `mjx-steps` steps of
              `mjx-batch` environments, with Gymnasium's physics (hopper: RK4) and the backend's
              solver cap (mjx_env.DEFAULT_OPT); again with the MJCF's solver defaults (100 / 50
-             iterations), and again with the physics options of brax's own hopper.xml (Euler
-             integrator, 4 solver iterations), the like-for-like row against brax
+             iterations), and again on brax's own MJCF of the env (brax's hopper.xml: Euler, 4 solver
+             iterations, only the foot collides with the floor) with its options as written: the
+             same physics brax steps, so the like-for-like row against brax
   brax-mjx   brax.envs.get_environment(env, backend="mjx") stepped the same way (skipped, and
              said so, if brax cannot build the environment)
   sac-jax    jaxrl SAC: `sac-updates` gradient updates as one jitted lax.scan (2x256 MLPs, twin Q,
@@ -24,6 +25,7 @@ Ratios (last line, JSON): ours / reference rates (higher is better for us).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -36,6 +38,7 @@ from mujoco import rollout
 from experiments.bench.common import median_time, print_ratios, print_table
 from jaxrl import envs
 from jaxrl.agents.sac import SAC, SACConfig
+from jaxrl.envs.mjx_env import MjxEnv
 
 
 def native_rate(name, batch, steps, repeats):
@@ -90,6 +93,27 @@ def mjx_rate(name, batch, steps, repeats, opt=None):
   env = envs.make(name, backend="mjx", num_envs=batch, mjx_opt=opt)
   return _scan_rate(jax.vmap(env.reset_fn), jax.vmap(env.step_fn), env.action_size, batch,
                     steps, repeats)
+
+
+def mjx_rate_on_brax_model(name, batch, steps, repeats):
+  """Our MJX env (same task code: observation, reward, termination, autoreset) on brax's MJCF."""
+  import brax  # pylint: disable=g-import-not-at-top
+  xml = os.path.join(os.path.dirname(brax.__file__), "envs", "assets", f"{name}.xml")
+  if not os.path.exists(xml):
+    raise FileNotFoundError(f"brax ships no {xml}")
+  env = MjxEnv(dataclasses.replace(envs.make_task(name), xml_file=xml), opt={})
+  return _scan_rate(jax.vmap(env.reset_fn), jax.vmap(env.step_fn), env.mj_model.nu, batch,
+                    steps, repeats)
+
+
+def _optional_row(what, rate_fn, a):
+  """rate_fn(env, mjx_batch, mjx_steps, repeats), or None (said so) if brax cannot provide it."""
+  try:
+    return rate_fn(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
+  except Exception as e:  # noqa: BLE001  (report and skip the row)
+    msg = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    print(f"{what}: could not build or step the environment, row skipped ({msg})")
+    return None
 
 
 def brax_rate(name, batch, steps, repeats):
@@ -201,22 +225,19 @@ def main():
   ratios["native_vs_mujoco_rollout"] = nat / ref
   mjx = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
   mjx_mjcf = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats, opt={})
-  brax_opt = {"integrator": mujoco.mjtIntegrator.mjINT_EULER, "iterations": 4}
-  mjx_brax_opt = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats, opt=brax_opt)
   setting = f"{a.env} x{a.mjx_batch}"
   rows += [["mjx (Gymnasium physics)", setting, "env steps/s", mjx],
-           ["mjx, MJCF solver defaults", setting, "env steps/s", mjx_mjcf],
-           ["mjx, brax's options (Euler, 4 it.)", setting, "env steps/s", mjx_brax_opt]]
+           ["mjx, MJCF solver defaults", setting, "env steps/s", mjx_mjcf]]
   ratios["mjx_solver_cap_speedup"] = mjx / mjx_mjcf
-  try:
-    bx = brax_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
+  ratios["mjx_vs_brax_mjx"] = ratios["mjx_same_model_vs_brax_mjx"] = None
+  same = _optional_row(f"our mjx on brax's {a.env} MJCF", mjx_rate_on_brax_model, a)
+  if same is not None:
+    rows.append(["mjx on brax's MJCF (same physics)", setting, "env steps/s", same])
+  bx = _optional_row(f"brax mjx {a.env}", brax_rate, a)
+  if bx is not None:
     rows.append(["brax mjx", setting, "env steps/s", bx])
     ratios["mjx_vs_brax_mjx"] = mjx / bx
-    ratios["mjx_brax_options_vs_brax_mjx"] = mjx_brax_opt / bx
-  except Exception as e:  # noqa: BLE001  (report and skip the row)
-    msg = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
-    print(f"brax mjx {a.env}: could not build or step the environment, row skipped ({msg})")
-    ratios["mjx_vs_brax_mjx"] = ratios["mjx_brax_options_vs_brax_mjx"] = None
+    ratios["mjx_same_model_vs_brax_mjx"] = None if same is None else same / bx
   task = envs.make_task(a.env)
   sj = sac_jax_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
   st = sac_torch_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
