@@ -3,6 +3,7 @@ block-wise transposes, corrupt files, and the host memory a load costs."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -82,8 +83,7 @@ def test_loaded_params_equal_the_torch_tensors(hf_checkpoints, family, monkeypat
 def test_bfloat16_checkpoint_loads_into_float32(hf_checkpoints, tmp_path):
   directory, torch_model = hf_checkpoints["llama_gqa"]
   out = tmp_path / "bf16"
-  torch_model.to(torch.bfloat16).save_pretrained(out)
-  torch_model.float()
+  copy.deepcopy(torch_model).to(torch.bfloat16).save_pretrained(out)   # the fixture is shared
   model = load_hf_model(out)
   assert model.lm_head.value.dtype == np.float32
   want = torch_model.lm_head.weight.detach().bfloat16().float().numpy()
