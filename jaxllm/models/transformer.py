@@ -17,6 +17,7 @@ and values at `cache.index` and attends over every valid slot up to each query's
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import jax
@@ -54,6 +55,23 @@ class RMSNorm(nnx.Module):
     x = x.astype(jnp.float32)
     x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.eps)
     return self.scale.value.astype(dtype) * x.astype(dtype)
+
+
+def dense(x: jax.Array, kernel: jax.Array, in_dims: int = 1,
+          preferred_element_type: jnp.dtype | None = None) -> jax.Array:
+  """x [..., *in] times kernel [*in, *out] -> [..., *out], computed as one 2-D matmul.
+
+  Flattening the leading axes first matters on XLA:CPU: with [B, T, E] activations the kernel
+  gradient contracts two axes (B and T) and the compiler inserts transposing copies; as
+  [B*T, E] @ [E, F] a layer's forward + backward runs ~25% faster and the ~100M-parameter SFT
+  step ~38% faster (BENCHMARKS.md, LLM).
+  """
+  in_shape, out_shape = kernel.shape[:in_dims], kernel.shape[in_dims:]
+  lead = x.shape[:x.ndim - in_dims]
+  y = jnp.matmul(x.reshape(-1, math.prod(in_shape)),
+                 kernel.astype(x.dtype).reshape(math.prod(in_shape), -1),
+                 preferred_element_type=preferred_element_type)
+  return y.reshape(*lead, *out_shape)
 
 
 def positions_from_mask(attention_mask: jax.Array, offset: jax.Array | int = 0) -> jax.Array:
@@ -97,7 +115,7 @@ class Attention(nnx.Module):
 
   def _project(self, x: jax.Array, name: str) -> jax.Array:
     dtype = x.dtype
-    y = jnp.einsum("bte,ehd->bthd", x, getattr(self, f"{name}_proj").value.astype(dtype))
+    y = dense(x, getattr(self, f"{name}_proj").value)
     if self.cfg.qkv_bias:
       y = y + getattr(self, f"{name}_bias").value.astype(dtype)
     return y
@@ -121,7 +139,7 @@ class Attention(nnx.Module):
       new_kv = (cache_k, cache_v)
       k, v = cache_k.astype(x.dtype), cache_v.astype(x.dtype)
     out = attend(q, k, v, mask)
-    y = jnp.einsum("bthd,hde->bte", out, self.o_proj.value.astype(x.dtype))
+    y = dense(out, self.o_proj.value, in_dims=2)
     if self.cfg.o_bias:
       y = y + self.o_bias.value.astype(x.dtype)
     return y, new_kv
@@ -143,11 +161,10 @@ class MLP(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     dt = x.dtype
-    gate = x @ self.gate_proj.value.astype(dt)
-    up = x @ self.up_proj.value.astype(dt)
+    gate, up = dense(x, self.gate_proj.value), dense(x, self.up_proj.value)
     if self.use_bias:
       gate, up = gate + self.gate_bias.value.astype(dt), up + self.up_bias.value.astype(dt)
-    y = (jax.nn.silu(gate) * up) @ self.down_proj.value.astype(dt)
+    y = dense(jax.nn.silu(gate) * up, self.down_proj.value)
     if self.use_bias:
       y = y + self.down_bias.value.astype(dt)
     return y
@@ -222,11 +239,10 @@ class Transformer(nnx.Module):
         new_values.append(new_kv[1])
     x = self.final_norm(x)
     if self.cfg.tie_word_embeddings:
-      logits = jnp.einsum("bte,ve->btv", x, self.embed.value.astype(dtype),
-                          preferred_element_type=jnp.float32)
+      logits = jnp.einsum("ne,ve->nv", x.reshape(b * t, -1), self.embed.value.astype(dtype),
+                          preferred_element_type=jnp.float32).reshape(b, t, -1)
     else:
-      logits = jnp.einsum("bte,ev->btv", x, self.lm_head.value.astype(dtype),
-                          preferred_element_type=jnp.float32)
+      logits = dense(x, self.lm_head.value, preferred_element_type=jnp.float32)
     new_cache = None
     if cache is not None:
       new_cache = KVCache(keys=tuple(new_keys), values=tuple(new_values), valid=valid,

@@ -101,3 +101,22 @@ def test_bfloat16_params_and_compute(hf_checkpoints):
   a, b = forward(half, tokens), forward(full, tokens)
   assert a.dtype == jnp.float32
   assert float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) < 5e-2
+
+
+@pytest.mark.parametrize("x_shape,k_shape,in_dims,subscripts", [
+    ((2, 3, 8), (8, 4, 5), 1, "bte,ehd->bthd"),     # q/k/v projection
+    ((2, 3, 4, 5), (4, 5, 8), 2, "bthd,hde->bte"),  # output projection
+    ((3, 8), (8, 6), 1, "ne,ef->nf"),
+])
+def test_dense_equals_einsum(x_shape, k_shape, in_dims, subscripts):
+  from jaxllm.models.transformer import dense
+  kx, kk = jax.random.split(jax.random.PRNGKey(0))
+  x = jax.random.normal(kx, x_shape)
+  kernel = jax.random.normal(kk, k_shape)
+  want = np.einsum(subscripts, np.asarray(x, np.float64), np.asarray(kernel, np.float64))
+  got = dense(x, kernel, in_dims=in_dims)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
+  bf = dense(x.astype(jnp.bfloat16), kernel, in_dims=in_dims, preferred_element_type=jnp.float32)
+  assert bf.dtype == jnp.float32
+  np.testing.assert_allclose(np.asarray(bf), want, rtol=0.05, atol=0.1)
