@@ -46,9 +46,13 @@ class NativeVecEnv(core.TaskSpaces):
     self.num_envs = num_envs
     self.model = task.build_model()
     self.datas = [mujoco.MjData(self.model) for _ in range(num_envs)]
+    # (data, qpos, qvel, ctrl) per env: the arrays are views into the MjData, made once.
+    self._views = [(d, d.qpos, d.qvel, d.ctrl) for d in self.datas]
     nthread = min(num_envs, os.cpu_count() or 1) if num_threads is None else num_threads
     self._chunks = [c for c in np.array_split(np.arange(num_envs), max(nthread, 1)) if len(c)]
-    self._pool = futures.ThreadPoolExecutor(len(self._chunks)) if len(self._chunks) > 1 else None
+    # The calling thread simulates the first chunk itself; the pool takes the others.
+    self._pool = (futures.ThreadPoolExecutor(len(self._chunks) - 1)
+                  if len(self._chunks) > 1 else None)
     m = self.model
     self._qpos = np.zeros((num_envs, m.nq))
     self._qvel = np.zeros((num_envs, m.nv))
@@ -123,25 +127,24 @@ class NativeVecEnv(core.TaskSpaces):
     return obs, dict(_copy_arrays(info), final_obs=obs)
 
   def _simulate(self, rows: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray) -> None:
-    m, nstep = self.model, self.task.frame_skip
+    m, nstep, views = self.model, self.task.frame_skip, self._views
     for i in rows:
-      d = self.datas[i]
-      d.qvel[:] = qvel[i]
-      d.ctrl[:] = ctrl[i]
+      d, d_qpos, d_qvel, d_ctrl = views[i]
+      d_qvel[:] = qvel[i]
+      d_ctrl[:] = ctrl[i]
       mujoco.mj_step(m, d, nstep=nstep)  # releases the GIL
-      self._qpos[i] = d.qpos
-      self._qvel[i] = d.qvel
+      self._qpos[i] = d_qpos
+      self._qvel[i] = d_qvel
 
   def step(self, actions: Any) -> tuple[core.Obs, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Steps all environments with (num_envs, action_size) actions; see the class docstring."""
     actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, self.model.nu)
     qpos_before = self._qpos.copy()
     qvel, ctrl = self.task.prepare(self._qvel, actions, np)
-    if self._pool is None:
-      self._simulate(self._chunks[0], qvel, ctrl)
-    else:
-      for f in [self._pool.submit(self._simulate, c, qvel, ctrl) for c in self._chunks]:
-        f.result()
+    pending = [self._pool.submit(self._simulate, c, qvel, ctrl) for c in self._chunks[1:]]
+    self._simulate(self._chunks[0], qvel, ctrl)
+    for f in pending:
+      f.result()
     self._steps += 1
 
     obs = self._observe()
