@@ -1,8 +1,9 @@
 """Preemption-safe checkpoints with orbax: save every N steps, keep the last K, resume by rerunning.
 
-Layout: `workdir/checkpoints/<step>/{state,meta}`. `state` is the train-state pytree (arrays saved
-sharded, restored onto whatever mesh the restoring run uses); `meta` is JSON (step, config, anything
-the trainer wants back, such as the position in a data stream).
+Layout: `workdir/checkpoints/<step>/{state,meta,host}`. `state` is the train-state pytree (arrays
+saved sharded, restored onto whatever mesh the restoring run uses); `meta` is JSON (step, config,
+the run's name); `host` is JSON too: the host state of an online loop (data cursors, numpy RNG
+states, environments, buffer file references; see host_state.py), absent when there is none.
 
 Safety:
 - orbax writes each step into a temporary directory and renames it when complete, so a run killed
@@ -51,7 +52,7 @@ class Checkpointer:
         max_to_keep=keep, create=True, enable_async_checkpointing=async_save,
         cleanup_tmp_directories=True)
     self._mngr = ocp.CheckpointManager(self.directory, options=options,
-                                       item_names=("state", "meta"))
+                                       item_names=("state", "meta", "host"))
 
   # ---------------------------------------------------------------- queries
   def latest_step(self) -> int | None:
@@ -71,24 +72,32 @@ class Checkpointer:
       return False
 
   # ---------------------------------------------------------------- save / restore
-  def save(self, step: int, state: Any, meta: dict | None = None) -> None:
-    """Starts saving `state` at `step` (async); a step that exists already is left alone."""
+  def save(self, step: int, state: Any, meta: dict | None = None,
+           host: dict | None = None) -> None:
+    """Starts saving `state` (and the JSON `host` state) at `step` (async); a step that exists
+    already is left alone."""
     if step in self._mngr.all_steps():
       return
     _check_no_typed_keys(state)
     meta = dict(meta or {}, step=int(step))
-    self._mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                  meta=ocp.args.JsonSave(meta)), force=True)
+    items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
+    if host is not None:
+      items["host"] = ocp.args.JsonSave(host)
+    self._mngr.save(step, args=ocp.args.Composite(**items), force=True)
 
   def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict]:
-    """Restores (state, meta) at `step` (default latest) onto the shardings in `abstract_state`."""
+    """Restores (state, meta) at `step` (default latest) onto the shardings in `abstract_state`.
+
+    meta["host"] holds the saved host state, when the checkpoint has one."""
     step = self.latest_step() if step is None else step
     if step is None:
       raise CheckpointError(f"no checkpoint in {self.directory}")
     path = self.step_path(step)
+    items = {"state": ocp.args.StandardRestore(abstract_state), "meta": ocp.args.JsonRestore()}
+    if paths.exists(paths.join(path, "host")):
+      items["host"] = ocp.args.JsonRestore()
     try:
-      restored = self._mngr.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+      restored = self._mngr.restore(step, args=ocp.args.Composite(**items))
     except Exception as e:  # noqa: BLE001 -- any failure here means this checkpoint is unusable
       first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
       older = [s for s in self.all_steps() if s < step]
@@ -98,7 +107,10 @@ class Checkpointer:
           f"corrupt or from a different model/config: {hint}, or use a new --workdir to start "
           "fresh") from e
     logging.info("restored checkpoint %s", path)
-    return restored["state"], dict(restored["meta"])
+    meta = dict(restored["meta"])
+    if "host" in items:
+      meta["host"] = restored["host"]
+    return restored["state"], meta
 
   def wait(self) -> None:
     self._mngr.wait_until_finished()

@@ -1,18 +1,40 @@
-"""The training loop a method plugs its step into.
+"""The training loop: one host-driven loop for offline and online training.
 
-A method supplies pure functions:
-  init_fn()                          -> state            (a pytree; raw uint32 PRNG keys)
-  step_fn(state, batch, consts)      -> (state, metrics) (one update; metrics: dict of scalars)
-and optionally `get_batch(step) -> host batch` (a pytree of numpy arrays, a pure function of the
-step so a resumed run sees the same data) and `consts` (device-resident data such as a replay
-dataset that step_fn samples from with the state's key).
+`train(...)` is the loop every trainer runs on. A method supplies
+  init_fn()                -> state               (a pytree, the train state; raw uint32 PRNG keys;
+                                                   layout in optim.py)
+  advance(state, step)     -> (state, metrics)    (steps [step, step + steps_per_call): whatever the
+                                                   method does between two loop ticks, on the host
+                                                   and on devices: collect with the current policy,
+                                                   score, store, update)
+and optionally `host={"name": obj}`: objects with `state_dict(files_dir)` / `load_state_dict(d,
+files_dir)` (host_state.py) holding what lives outside the train state -- data cursors, numpy
+Generators, environments mid-episode, replay buffers (by file reference), curriculum statistics,
+finished-episode keys.
 
-The loop jits `steps_per_call` updates as one lax.scan with explicit in/out shardings and the
-state donated, resumes from the latest checkpoint in the workdir, saves every `checkpoint_every`
-steps and at the end, logs metrics every `log_every` steps (the mean over the last call's updates),
-prints a progress line, stops with NonFiniteError naming the step when any metric (loss, gradient
-norm) is NaN/Inf -- without saving that state -- and on SIGTERM saves a checkpoint and raises
-Preempted. There is no host sync in between log/checkpoint boundaries.
+The loop owns:
+  restore-or-init  the latest checkpoint in `workdir/<checkpoint_subdir>` gives the train state
+                   (onto `state_sharding`, whatever mesh saved it) and the host state saved with
+                   it; otherwise `init_fn` under jit with `out_shardings=state_sharding`.
+  cadence          log every `log_every`, evaluate every `eval_every`, checkpoint every
+                   `checkpoint_every` steps (multiples of `steps_per_call`) and at the end; the
+                   last `keep_checkpoints` are kept; host state is saved with each checkpoint.
+  preemption       SIGTERM (or a TPU preemption notice) saves a checkpoint and raises Preempted
+                   (experiments.main exits 143); a SIGKILLed run loses at most `checkpoint_every`
+                   steps and, rerun, ends where an uninterrupted run ends.
+  NaN/Inf guard    any non-finite floating metric stops the run with NonFiniteError naming the
+                   step, before that state is saved. A metric named NONFINITE_STEP (an int,
+                   -1 if all finite) gives the exact step when advance runs several updates.
+  metrics          every `log_every` steps, advance's metrics from the last call go to
+                   `workdir/metrics.jsonl` and TensorBoard (prefixed `<name>/`), and a progress
+                   line with steps/s and ETA is printed.
+  no host sync     between log / checkpoint boundaries the loop never reads a device value: the
+                   metrics stay on device until a boundary (advance itself may sync, e.g. to act).
+
+`run(...)` is the offline client: pure `step_fn(state, batch, consts)` updates, `steps_per_call`
+of them scanned in one jitted call with explicit shardings and the state donated, over host
+batches `get_batch(step)` (a pure function of the step, so a resumed run sees the same data) or
+device-resident `consts` that step_fn samples from with the state's key.
 """
 from __future__ import annotations
 
@@ -20,7 +42,7 @@ import dataclasses
 import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -28,11 +50,15 @@ import numpy as np
 from jax.sharding import Mesh
 
 from experiments.errors import NonFiniteError, Preempted, UserError
+from experiments.runtime import host_state as host_lib
 from experiments.runtime import mesh as mesh_lib
+from experiments.runtime import paths
 from experiments.runtime.checkpoint import Checkpointer, abstract_like
 from experiments.runtime.metrics import MetricWriter, Progress
 
 StepFn = Callable[[Any, Any, Any], tuple[Any, dict]]
+AdvanceFn = Callable[[Any, int], tuple[Any, dict]]
+NONFINITE_STEP = "nonfinite_step"
 
 
 @dataclasses.dataclass
@@ -96,29 +122,67 @@ def check_schedule(num_steps: int, steps_per_call: int, **every: int) -> None:
     raise UserError(f"num_steps={num_steps} must be a multiple of steps_per_call={steps_per_call}")
 
 
-def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn,
-        state_sharding: Any, num_steps: int, steps_per_call: int = 1, log_every: int = 100,
-        checkpoint_every: int = 1000, keep_checkpoints: int = 3,
-        get_batch: Callable[[int], Any] | None = None, consts: Any = None,
-        consts_sharding: Any = None, eval_fn: Callable[[Any, int], dict] | None = None,
-        eval_every: int = 0, name: str = "train", checkpoint_subdir: str = "checkpoints",
-        writer: MetricWriter | None = None, meta: dict | None = None,
-        async_checkpoint: bool = True) -> LoopResult:
-  """Trains from the latest checkpoint in `workdir` (or from init_fn) up to `num_steps`."""
+
+def loop_args(t: Mapping[str, Any]) -> dict[str, Any]:
+  """The loop's keyword arguments from a config's `train` section (the fields every trainer
+  passes): num_steps, steps_per_call, log_every, checkpoint_every, keep_checkpoints and,
+  when present, eval_every."""
+  keys = ("num_steps", "steps_per_call", "log_every", "checkpoint_every", "keep_checkpoints",
+          "eval_every")
+  return {k: t[k] for k in keys if k in t}
+
+
+def _files_dir(workdir: str, subdir: str, name: str) -> str:
+  d = paths.join(workdir, f"{subdir}_files", name)
+  paths.makedirs(d)
+  return d
+
+
+def _save_host(host: Mapping[str, Any], workdir: str, subdir: str) -> dict[str, Any]:
+  return {n: host_lib.encode(obj.state_dict(_files_dir(workdir, subdir, n)))
+          for n, obj in host.items()}
+
+
+def _load_host(host: Mapping[str, Any], saved: Mapping[str, Any] | None, workdir: str,
+               subdir: str, where: str) -> None:
+  saved = saved or {}
+  missing = [n for n in host if n not in saved]
+  if missing:
+    raise UserError(f"checkpoint {where} has no host state for {', '.join(missing)} (it was "
+                    "written by a different trainer or version); use a new --workdir to start "
+                    "fresh")
+  for n, obj in host.items():
+    obj.load_state_dict(host_lib.decode(saved[n]), _files_dir(workdir, subdir, n))
+
+
+def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: AdvanceFn,
+          state_sharding: Any, num_steps: int, steps_per_call: int = 1,
+          host: Mapping[str, Any] | None = None, log_every: int = 100,
+          checkpoint_every: int = 1000, keep_checkpoints: int = 3,
+          eval_fn: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
+          name: str = "train", checkpoint_subdir: str = "checkpoints",
+          writer: MetricWriter | None = None, meta: dict | None = None,
+          async_checkpoint: bool = True) -> LoopResult:
+  """Advances from the latest checkpoint in `workdir` (or from init_fn) up to `num_steps`.
+
+  See the module docstring. With several processes, host state must agree across processes
+  (process 0's is the one saved).
+  """
   k = int(steps_per_call)
   check_schedule(num_steps, k, log_every=log_every, checkpoint_every=checkpoint_every,
-                   eval_every=eval_every)
+                 eval_every=eval_every)
+  host = dict(host or {})
   ckpt = Checkpointer(workdir, keep=keep_checkpoints, async_save=async_checkpoint,
                       subdir=checkpoint_subdir)
   own_writer = writer is None
   writer = writer or MetricWriter(workdir)
-  repl = mesh_lib.replicated(mesh)
 
   # ------------------------------------------------------------------ state: restore or init
   start = ckpt.latest_step()
   if start is not None:
     abstract = abstract_like(jax.eval_shape(init_fn), state_sharding)
-    state, _ = ckpt.restore(abstract, start)
+    state, saved_meta = ckpt.restore(abstract, start)
+    _load_host(host, saved_meta.get("host"), workdir, checkpoint_subdir, ckpt.step_path(start))
     print(f"[{name}] resumed from {ckpt.step_path(start)}", flush=True)
   else:
     start = 0
@@ -129,66 +193,53 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
       writer.close()
     return LoopResult(state, start, start, float("nan"), {})
 
-  # ------------------------------------------------------------------ compile the update
-  if get_batch is not None:
-    batch_sh = jax.tree.map(lambda _: mesh_lib.batch_sharding(mesh, leading=1), get_batch(start))
-  else:
-    batch_sh = None
-  if consts is not None and consts_sharding is None:
-    consts_sharding = jax.tree.map(lambda x: getattr(x, "sharding", repl), consts)
-  multi = jax.jit(make_multi_step(step_fn, k),
-                  in_shardings=(state_sharding, batch_sh, consts_sharding, repl),
-                  out_shardings=(state_sharding, repl, repl), donate_argnums=0)
-
-  def host_batches(step):
-    if get_batch is None:
-      return None
-    per_step = [get_batch(step + i) for i in range(k)]
-    stacked = jax.tree.map(lambda *xs: np.stack(xs), *per_step)
-    return mesh_lib.put_batch(stacked, mesh, leading=1)
-
-  # ------------------------------------------------------------------ loop
+  # ------------------------------------------------------------------ guard, save
   progress = Progress(num_steps, start, name=name)
-  pending_bad: list[jax.Array] = []
+  pending: list[tuple[int, Any]] = []   # (first step of the call, its metrics), unchecked
   last_saved = start
   metrics: dict = {}
-  t_first = t_end = None
-  s_first = start
-  step = start
 
   def raise_if_bad():
-    bads = [int(b) for b in jax.device_get(pending_bad)]
-    pending_bad.clear()
-    bad = [b for b in bads if b >= 0]
-    if bad:
-      ckpt.wait()
-      latest = ckpt.latest_step()
-      where = (f"the last good checkpoint, step {latest}, is intact in {ckpt.directory}"
-               if latest is not None else "no checkpoint was written")
-      raise NonFiniteError(f"[{name}] non-finite loss or gradient at step {bad[0]}; {where}; "
-                           "lower the learning rate or check the data, then rerun to resume")
+    if not pending:
+      return
+    fetched = jax.device_get([m for _, m in pending])
+    calls = [s for s, _ in pending]
+    pending.clear()
+    for s0, m in zip(calls, fetched):
+      bad = _first_bad(m, s0 + k)
+      if bad is not None:
+        ckpt.wait()
+        latest = ckpt.latest_step()
+        where = (f"the last good checkpoint, step {latest}, is intact in {ckpt.directory}"
+                 if latest is not None else "no checkpoint was written")
+        raise NonFiniteError(f"[{name}] non-finite loss or gradient at step {bad}; {where}; "
+                             "lower the learning rate or check the data, then rerun to resume")
 
   def save(at):
     nonlocal last_saved
     raise_if_bad()
-    ckpt.save(at, state, dict(meta or {}, name=name))
+    saved_host = _save_host(host, workdir, checkpoint_subdir) if host else None
+    ckpt.save(at, state, dict(meta or {}, name=name), host=saved_host)
     last_saved = at
 
+  # ------------------------------------------------------------------ loop
+  t_first = t_end = None
+  s_first = step = start
   with _SigtermFlag() as sigterm:
     try:
       while step < num_steps:
-        batches = host_batches(step)
-        state, bad, metrics_dev = multi(state, batches, consts, np.int32(step))
-        pending_bad.append(bad)
+        state, m = advance(state, step)
+        pending.append((step, m))
         step += k
         if t_first is None:
-          jax.block_until_ready(bad)
+          jax.block_until_ready(m)
           t_first, s_first = time.perf_counter(), step
         if step % log_every == 0 or step == num_steps:
           raise_if_bad()
-          metrics = writer.write(step, metrics_dev, prefix=f"{name}/")
+          shown = {n: v for n, v in m.items() if n != NONFINITE_STEP}
+          metrics = writer.write(step, shown, prefix=f"{name}/")
           t_end = time.perf_counter()
-          progress.update(step, {k_.split("/", 1)[-1]: v for k_, v in metrics.items()})
+          progress.update(step, {n.split("/", 1)[-1]: v for n, v in metrics.items()})
         if eval_fn is not None and eval_every and step % eval_every == 0:
           raise_if_bad()
           writer.write(step, eval_fn(state, step), prefix=f"{name}_eval/")
@@ -212,7 +263,54 @@ def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn
       if own_writer:
         writer.close()
 
-  # Rate over the updates after the first (compiling) call, up to the final metrics fetch.
+  # Rate over the calls after the first (compiling) one, up to the final metrics fetch.
   elapsed = t_end - t_first if t_first is not None and t_end is not None else 0.0
   rate = (step - s_first) / elapsed if elapsed > 0 and step > s_first else float("nan")
   return LoopResult(state, step, start, rate, metrics)
+
+
+def _first_bad(m: Mapping[str, Any], call_end: int) -> int | None:
+  """The step a call's (fetched) metrics name as non-finite, or None when all are finite."""
+  if NONFINITE_STEP in m:
+    bad = int(m[NONFINITE_STEP])
+    return bad if bad >= 0 else None
+  for v in jax.tree.leaves(dict(m)):
+    a = np.asarray(v)
+    if np.issubdtype(a.dtype, np.inexact) and not np.all(np.isfinite(a)):
+      return call_end
+  return None
+
+
+def run(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], step_fn: StepFn,
+        state_sharding: Any, num_steps: int, steps_per_call: int = 1,
+        get_batch: Callable[[int], Any] | None = None, consts: Any = None,
+        consts_sharding: Any = None, **loop_kwargs: Any) -> LoopResult:
+  """Offline training on the loop: `steps_per_call` pure updates per jitted lax.scan.
+
+  `loop_kwargs` are `train`'s (log_every, checkpoint_every, host, eval_fn, name, ...).
+  """
+  k = int(steps_per_call)
+  check_schedule(num_steps, k)
+  repl = mesh_lib.replicated(mesh)
+  if get_batch is not None:
+    batch_sh = jax.tree.map(lambda _: mesh_lib.batch_sharding(mesh, leading=1), get_batch(0))
+  else:
+    batch_sh = None
+  if consts is not None and consts_sharding is None:
+    consts_sharding = jax.tree.map(lambda x: getattr(x, "sharding", repl), consts)
+  multi = jax.jit(make_multi_step(step_fn, k),
+                  in_shardings=(state_sharding, batch_sh, consts_sharding, repl),
+                  out_shardings=(state_sharding, repl, repl), donate_argnums=0)
+
+  def advance(state, step):
+    batches = None
+    if get_batch is not None:
+      per_step = [get_batch(step + i) for i in range(k)]
+      batches = mesh_lib.put_batch(jax.tree.map(lambda *xs: np.stack(xs), *per_step), mesh,
+                                   leading=1)
+    state, bad, metrics = multi(state, batches, consts, np.int32(step))
+    return state, dict(metrics, **{NONFINITE_STEP: bad})
+
+  return train(workdir=workdir, mesh=mesh, init_fn=init_fn, advance=advance,
+               state_sharding=state_sharding, num_steps=num_steps, steps_per_call=k,
+               **loop_kwargs)
