@@ -2,6 +2,7 @@
 from experiments.runtime.checkpoint import Checkpointer, abstract_like
 from experiments.runtime.loop import (NONFINITE_STEP, LoopResult, check_schedule, loop_args,
                                       make_multi_step, run, train)
+from experiments.runtime import host_state, optim
 from experiments.runtime.host_state import Counter, RngState
 from experiments.runtime.mesh import (batch_sharding, fsdp_sharding, make_mesh, put_batch,
                                       replicated, replicated_sharding)
