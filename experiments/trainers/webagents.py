@@ -1,7 +1,7 @@
 """Web-agent studies through the runner: config -> episode plan -> worker pool -> results table.
 
-The machinery lives in jaxllm.web (`study.Study` schedules, `pool`/`ray_pool` hold the browser
-workers, `episode.EpisodeRunner` runs and records one episode, `agents` holds the agents); this
+The machinery lives in jaxllm.web (`study.Study` schedules on `jaxllm.episodes`' worker pools,
+`episode.BrowserRunner` runs and records one episode, `agents` holds the agents); this
 file turns a config into a study, checks the user's choices up front (one line each) and writes
 `results.json` with a table of success rates and standard errors per agent x task.
 """
@@ -13,8 +13,7 @@ from experiments.errors import UserError
 from experiments.results import write_results
 from jaxllm.web import BrowserNotFoundError, find_chromium
 from jaxllm.web.agents import AGENTS
-from jaxllm.web.pool import Limits
-from jaxllm.web.study import BACKENDS, Study, plan, select_tasks, summarize
+from jaxllm.web.study import BACKENDS, Limits, Study, plan, select_tasks, summarize
 
 _AGENT_KEYS = ("base_url", "model", "api_key_env", "temperature", "max_tokens", "use_thinking",
                "max_retries", "max_obs_chars", "max_history", "request_timeout_s")

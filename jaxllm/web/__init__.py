@@ -13,11 +13,11 @@ snapshots, prompt text), `env` (the gymnasium env), `sites` (sandbox shop, forum
 webmail) and `tasks` (tasks on those sites with validators and scripted oracles).
 
 Agents and studies: `agents` (the scripted oracle and an AgentLab-style LLM agent over any
-OpenAI-compatible endpoint, one interface), `episode` (one recorded episode in a long-lived
-worker), `pool` (browser workers in spawned processes, killed and replaced when hung or dead),
-`ray_pool` (the same as Ray actors), `study` (agent x task x seed scheduling, relaunches, resume,
-success-rate table; run it with `experiments/configs/webagents.py`), and `bgym` (our tasks
-registered in BrowserGym's own env).
+OpenAI-compatible endpoint, one interface), `episode` (`BrowserRunner`: one recorded episode in
+a long-lived browser worker), `study` (agent x task x seed studies, success-rate table; run it
+with `experiments/configs/webagents.py`), and `bgym` (our tasks registered in BrowserGym's own
+env). The worker pools, timeouts, relaunches and resume are `jaxllm.episodes`, shared with
+browser-free episodes (text games).
 
 The browser is the system Chromium (`bash scripts/setup_system.sh` installs Debian's; the
 JAXLLM_CHROMIUM environment variable overrides the path). Playwright never downloads one.

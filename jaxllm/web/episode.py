@@ -1,58 +1,38 @@
-"""One episode of one agent on one task, run and recorded by a long-lived browser worker.
+"""The browser study's runner: one episode of one agent on one web task, in a long-lived worker.
 
-`EpisodeRunner` is what a study worker holds (a process of `pool.py`, or a Ray actor): its own
-sandbox sites on ephemeral loopback ports (so parallel workers never reset each other's sites),
-one Chromium reused across episodes (each episode gets a fresh browser context), and the agents
-of the study built from plain (name, kwargs) data. `run(spec)` never raises: it returns a summary
-with `status` "completed" or "errored" and, for errors, `error_kind`:
+`BrowserRunner` is a `jaxllm.episodes.GymRunner` (the generic loop: reset, agent decisions with
+heartbeats, steps, step records, error kinds) with the browser parts filled in. A study worker (a
+process of `jaxllm.episodes.pool`, or a Ray actor) builds one from plain data
+(`RunnerFactory("jaxllm.web.episode:BrowserRunner", kwargs)`); it holds its own sandbox sites on
+ephemeral loopback ports (so parallel workers never reset each other's sites), one Chromium
+reused across episodes (each episode gets a fresh browser context), and the agents of the study
+built from (name in `jaxllm.web.agents.AGENTS`, kwargs) pairs.
 
-  agent  the agent could not act (`AgentError`); relaunching would not help
-  env    anything else (a crashed or killed browser, a page that cannot be observed, a task
-         setup failure); the runner closes its browser so the next episode starts a new one, and
-         the study relaunches the episode
+Error kinds: `AgentError` (an agent that cannot act) is "agent", final; anything else (a crashed or
+killed browser, a page that cannot be observed, a task setup failure) is "env": the runner closes
+its browser so that the next episode launches a new one, and the study relaunches the episode.
 
-Records. Every step goes to `<workdir>/episodes/<agent>/<task>/seed<k>/steps.jsonl` as it
-happens (rewritten when an episode is relaunched): the observation text the agent saw, its
-thinking and action, the action's error, reward and termination flags; screenshots as
-`step<k>.png` next to it when asked. The `beat(phase, step)` callback is called before every
-browser phase ("env") and every agent decision ("agent"); the pool turns these calls into the
-heartbeats its per-action timeouts watch.
+Step rows (`<workdir>/episodes/<agent>/<task>/seed<k>/steps.jsonl`): the URL, goal and
+observation text the agent saw, the last action error and elapsed time, the agent's thinking,
+action and info, the action's error, reward and termination flags; with `screenshots`, a
+`step<k>.png` next to the file, named in the row.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import time
-import traceback
-from typing import Any, Callable
+from typing import Any
 
+import psutil
+
+from jaxllm.episodes import GymRunner
+from jaxllm.episodes.pool import process_tree
 from jaxllm.web.agents import Agent, AgentError, make_agent
 
-Beat = Callable[[str, int], None]
 
-
-@dataclasses.dataclass(frozen=True)
-class EpisodeSpec:
-  """Which agent (a label of the study's agent table), which task, which seed."""
-  agent: str
-  task_id: str
-  seed: int
-
-  @property
-  def key(self) -> str:
-    return f"{self.agent}/{self.task_id}/{self.seed}"
-
-
-def episode_dir(workdir: str, spec: EpisodeSpec) -> str:
-  return os.path.join(workdir, "episodes", spec.agent, spec.task_id, f"seed{spec.seed}")
-
-
-class EpisodeRunner:
-  """Runs episodes in this process (see the module docstring).
+class BrowserRunner(GymRunner):
+  """Runs web episodes in this process (see the module docstring).
 
   Args:
-    workdir: where step records go.
     agents: label -> (agent name in `jaxllm.web.agents.AGENTS`, keyword arguments).
     max_steps: steps before an episode is truncated.
     timeout_ms: Playwright's timeout for one browser operation.
@@ -60,19 +40,15 @@ class EpisodeRunner:
     headless: run Chromium headless.
   """
 
-  def __init__(self, workdir: str, agents: dict[str, tuple[str, dict[str, Any]]], *,
-               max_steps: int = 15, timeout_ms: int = 5000, screenshots: bool = False,
-               headless: bool = True):
+  def __init__(self, agents: dict[str, tuple[str, dict[str, Any]]], *, max_steps: int = 15,
+               timeout_ms: int = 5000, screenshots: bool = False, headless: bool = True):
     from jaxllm.web.sites import start_sites  # pylint: disable=import-outside-toplevel
-    self.workdir = workdir
-    self.agent_specs = dict(agents)
-    self.max_steps = max_steps
+    super().__init__(agents=agents, max_steps=max_steps)
     self.timeout_ms = timeout_ms
     self.screenshots = screenshots
     self.headless = headless
     self.sandbox = start_sites()
     self.session = None
-    self._agents: dict[str, Agent] = {}
 
   # ---------------------------------------------------------------- resources
   def _browser(self):
@@ -81,7 +57,7 @@ class EpisodeRunner:
       self.session = BrowserSession(headless=self.headless, timeout_ms=self.timeout_ms)
     return self.session
 
-  def _drop_browser(self) -> None:
+  def on_env_error(self) -> None:
     """Closes the browser after a failure (it may already be dead); the next episode relaunches."""
     session, self.session = self.session, None
     if session is not None:
@@ -90,79 +66,26 @@ class EpisodeRunner:
       except Exception:  # pylint: disable=broad-except
         pass  # a killed browser cannot be closed cleanly; its driver is gone with it
 
-  def _agent(self, label: str) -> Agent:
-    if label not in self._agents:
-      name, kwargs = self.agent_specs[label]
-      self._agents[label] = make_agent(name, **kwargs)
-    return self._agents[label]
-
   def close(self) -> None:
-    for agent in self._agents.values():
-      agent.close()
-    self._drop_browser()
+    super().close()
+    self.on_env_error()
     self.sandbox.close()
 
-  # ---------------------------------------------------------------- episodes
-  def run(self, spec: EpisodeSpec, beat: Beat | None = None) -> dict[str, Any]:
-    beat = beat or (lambda phase, step: None)
-    out_dir = episode_dir(self.workdir, spec)
-    os.makedirs(out_dir, exist_ok=True)
-    summary: dict[str, Any] = {"key": spec.key, "agent": spec.agent, "task_id": spec.task_id,
-                               "seed": spec.seed, "status": "completed", "reward": 0.0,
-                               "success": False, "steps": 0, "terminated": False,
-                               "truncated": False, "error": "", "error_kind": "",
-                               "pid": os.getpid()}
-    start = time.time()
-    env = None
-    try:
-      with open(os.path.join(out_dir, "steps.jsonl"), "w", encoding="utf-8") as log:
-        beat("env", 0)
-        env = self._make_env(spec.task_id)
-        obs, _ = env.reset(seed=spec.seed)
-        agent = self._agent(spec.agent)
-        agent.reset(env.task)
-        for step in range(self.max_steps):
-          beat("agent", step)
-          decision = agent.act(obs)
-          beat("env", step)
-          record = self._record(out_dir, step, obs)
-          obs, reward, terminated, truncated, _ = env.step(decision.action)
-          record.update(think=decision.think, action=decision.action,
-                        action_error=obs["last_action_error"], reward=reward,
-                        terminated=terminated, truncated=truncated, agent_info=decision.info)
-          _write(log, record)
-          summary.update(steps=step + 1, reward=reward, terminated=terminated,
-                         truncated=truncated)
-          if terminated or truncated:
-            break
-        else:
-          summary["truncated"] = True
-        _write(log, {**self._record(out_dir, summary["steps"], obs), "final": True})
-      summary["success"] = summary["reward"] > 0
-    except AgentError as e:
-      summary.update(status="errored", error_kind="agent", error=str(e)[:500])
-    except Exception as e:  # pylint: disable=broad-except
-      ours = [f for f in traceback.extract_tb(e.__traceback__) if "jaxllm" in f.filename]
-      where = f" (at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno})" if ours else ""
-      first = str(e).strip().splitlines()[0][:400] if str(e).strip() else ""
-      summary.update(status="errored", error_kind="env",
-                     error=f"{type(e).__name__}: {first}{where}")
-      self._drop_browser()
-    finally:
-      if env is not None:
-        try:
-          env.close()
-        except Exception:  # pylint: disable=broad-except
-          self._drop_browser()
-    summary["elapsed_s"] = round(time.time() - start, 3)
-    return summary
-
-  def _make_env(self, task_id: str):
+  # ---------------------------------------------------------------- GymRunner hooks
+  def make_env(self, task_id: str):
     from jaxllm.web import make_env  # pylint: disable=import-outside-toplevel
     return make_env(task_id, base_urls=self.sandbox.urls, session=self._browser(),
                     screenshot=self.screenshots, max_steps=self.max_steps)
 
-  def _record(self, out_dir: str, step: int, obs: dict[str, Any]) -> dict[str, Any]:
+  def make_agent(self, label: str) -> Agent:
+    name, kwargs = self.agent_specs[label]
+    return make_agent(name, **kwargs)
+
+  def error_kind(self, exc: Exception, phase: str) -> str:
+    del phase
+    return "agent" if isinstance(exc, AgentError) else "env"
+
+  def observation_record(self, step: int, obs: dict[str, Any], out_dir: str) -> dict[str, Any]:
     record = {"step": step, "url": obs.get("url", ""), "goal": obs.get("goal", ""),
               "observation": obs.get("axtree_text", ""),
               "last_action_error": obs.get("last_action_error", ""),
@@ -174,7 +97,21 @@ class EpisodeRunner:
       record["screenshot"] = name
     return record
 
+  def outcome_record(self, obs: dict[str, Any], info: Any) -> dict[str, Any]:
+    del info
+    return {"action_error": obs["last_action_error"]}
 
-def _write(log, record: dict[str, Any]) -> None:
-  log.write(json.dumps(record, default=str) + "\n")
-  log.flush()
+
+def browser_pids(worker_pid: int) -> list[int]:
+  """Pids of the Chromium processes below a worker, main browser processes first."""
+  mains, others = [], []
+  for p in process_tree(worker_pid)[1:]:
+    try:
+      if "chrom" not in p.name().lower():
+        continue
+      parent = p.parent()
+      is_main = parent is None or "chrom" not in parent.name().lower()
+      (mains if is_main else others).append(p.pid)
+    except psutil.NoSuchProcess:
+      pass
+  return mains + others

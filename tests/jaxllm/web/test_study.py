@@ -11,7 +11,9 @@ import psutil
 import pytest
 
 import jaxllm.web as web
-from jaxllm.web.pool import Limits, browser_pids, process_tree
+from jaxllm.episodes import Heartbeat, Limits
+from jaxllm.episodes.pool import process_tree
+from jaxllm.web.episode import browser_pids
 from jaxllm.web.study import Study, load_records, plan, select_tasks, summarize
 from tests.jaxllm.web.chromium import needs_chromium
 
@@ -114,7 +116,7 @@ def test_crashed_and_hung_workers_are_replaced_and_reruns_resume(tmp_path):
   rerun = by_key[crashed["key"]]
   assert rerun["status"] == "completed" and rerun["success"]
   assert rerun["attempts"] == 1 + len(kills) and len(rerun["attempt_errors"]) == len(kills)
-  assert re.search(r"(browser action|agent decision) timeout: step 1 hung for more than 6s",
+  assert re.search(r"(env step|agent decision) timeout: step 1 hung for more than 6s",
                    rerun["attempt_errors"][0]), rerun["attempt_errors"]
   assert by_key[other["key"]] == other  # kept from the first run
   assert hang.leftovers() == []
@@ -136,24 +138,19 @@ def test_oracle_solves_every_task_with_a_script_over_five_seeds(tmp_path):
 
 
 def test_overdue_rules():
-  """Which limit applies when (no process: the bookkeeping fields are set by hand)."""
-  from jaxllm.web.pool import ProcessWorker  # pylint: disable=import-outside-toplevel
-  w = ProcessWorker.__new__(ProcessWorker)
-  w.limits = Limits(action_s=10, agent_s=100, episode_s=300, startup_s=60)
-  w.spec = None
-  assert w.overdue() == ""  # idle
-  now = __import__("time").time()
-  w.spec, w.step = plan(["oracle"], ["shop.cart_add"], [0])[0], 3
-  w.phase, w.phase_start, w.episode_start = "start", now - 50, now - 50
-  assert w.overdue() == ""
-  w.phase_start = now - 61
-  assert w.overdue().startswith("worker start-up timeout")
-  w.phase, w.phase_start, w.episode_start = "agent", now - 50, now - 50
-  assert w.overdue() == ""  # a 50 s decision is within agent_s
-  w.phase = "env"
-  assert w.overdue() == "browser action timeout: step 3 hung for more than 10s"
-  w.phase, w.phase_start, w.episode_start = "agent", now - 1, now - 301
-  assert w.overdue() == "episode timeout: no result after 300s"
+  """Which limit applies when (the heartbeat clock, driven by hand)."""
+  limits = Limits(action_s=10, agent_s=100, episode_s=300, startup_s=60)
+  clock, now = Heartbeat(), 1000.0
+  clock.start(now=now - 50)
+  assert clock.overdue(limits, now=now) == ""
+  clock.start(now=now - 61)
+  assert clock.overdue(limits, now=now).startswith("worker start-up timeout")
+  clock.beat("agent", 3, now=now - 50)
+  assert clock.overdue(limits, now=now) == ""  # a 50 s decision is within agent_s
+  clock.beat("env", 3, now=now - 50)
+  assert clock.overdue(limits, now=now) == "env step timeout: step 3 hung for more than 10s"
+  clock.beat("agent", 3, now=now - 1)
+  assert clock.overdue(limits, now=now + 251) == "episode timeout: no result after 300s"
 
 
 def test_select_tasks():

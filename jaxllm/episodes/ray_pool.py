@@ -1,16 +1,18 @@
-"""Study workers as Ray actors, for studies larger than one host (`backend="ray"`).
+"""Episode workers as Ray actors, for studies larger than one host (`backend="ray"`).
 
 `RayWorker` has the interface of `pool.ProcessWorker` (start, poll, overdue, kill, stop, busy,
-index, pid), so `study.Study` schedules both the same way. Each actor holds an
-`episode.EpisodeRunner` (its own sandbox sites and Chromium) and runs one episode per call.
+index, pid), so the scheduler handles both the same way. Each actor builds one runner from a
+`runner.RunnerFactory` and runs one episode per call; step records go to the workdir as seen from
+the actor's host (a shared file system on a multi-host cluster).
 
 Differences from the process pool. A Ray call returns once, so there are no per-step heartbeats:
 only the per-episode limit (and the start-up limit for a new actor) is enforced from outside;
-inside the actor, Playwright's own per-operation timeout (`timeout_ms`) still bounds each
-browser action. `kill()` SIGKILLs the actor's process tree when the actor runs on this host (so
-no Chromium is orphaned), then `ray.kill`s the actor. On other hosts Ray's own cleanup applies.
+inside the actor the runner's own timeouts (a browser's per-operation timeout, say) still apply.
+`kill()` SIGKILLs the actor's process tree when the actor runs on this host (so that nothing it
+started is orphaned), then `ray.kill`s the actor. On other hosts Ray's own cleanup applies.
 
-`ray` is an optional extra: `pip install -e '.[ray]'`.
+`ray` is an optional extra (`pip install -e '.[ray]'`); the scheduler imports this module only
+for the ray backend.
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ import socket
 import time
 from typing import Any
 
-from jaxllm.web.episode import EpisodeRunner, EpisodeSpec
-from jaxllm.web.pool import Limits, kill_tree
+from jaxllm.episodes.heartbeat import Limits
+from jaxllm.episodes.pool import Worker, kill_tree
+from jaxllm.episodes.runner import RunnerFactory, run_episode
+from jaxllm.episodes.spec import EpisodeSpec
 
 try:
   import ray
@@ -28,17 +32,18 @@ except ImportError as e:  # pragma: no cover - depends on the installed extras
   raise ImportError("the ray backend needs Ray: pip install -e '.[ray]'", name="ray") from e
 
 
-class _Runner:
-  """The actor body: an EpisodeRunner plus its process id and host name."""
+class _Actor:
+  """The actor body: a runner plus its process id and host name."""
 
-  def __init__(self, runner_kwargs: dict[str, Any]):
-    self.runner = EpisodeRunner(**runner_kwargs)
+  def __init__(self, factory: RunnerFactory, workdir: str):
+    self.runner = factory.build()
+    self.workdir = workdir
 
   def where(self) -> tuple[int, str]:
     return os.getpid(), socket.gethostname()
 
   def run(self, spec: EpisodeSpec) -> dict[str, Any]:
-    return self.runner.run(spec)
+    return run_episode(self.runner, spec, self.workdir)
 
   def close(self) -> None:
     self.runner.close()
@@ -62,28 +67,23 @@ def shutdown() -> None:
   _STARTED.clear()
 
 
-class RayWorker:
+class RayWorker(Worker):
   """One Ray actor (see the module docstring)."""
 
-  def __init__(self, index: int, runner_kwargs: dict[str, Any], limits: Limits,
+  def __init__(self, index: int, factory: RunnerFactory, workdir: str, limits: Limits,
                address: str | None = None):
     ensure_ray(address)
     self.index = index
     self.limits = limits
-    self.actor = ray.remote(num_cpus=1, max_restarts=0)(_Runner).remote(runner_kwargs)
+    self.actor = ray.remote(num_cpus=1, max_restarts=0)(_Actor).remote(factory, workdir)
     self._where = self.actor.where.remote()
     self.pid, self.host = -1, ""
     self.spec: EpisodeSpec | None = None
     self.ref = None
     self.started = self.created = time.time()
 
-  @property
-  def busy(self) -> bool:
-    return self.spec is not None
-
   def start(self, spec: EpisodeSpec) -> None:
-    assert self.spec is None, "worker is busy"
-    self.spec = spec
+    self._claim(spec)
     self.started = time.time()
     self.ref = self.actor.run.remote(spec)
 
@@ -136,7 +136,7 @@ class RayWorker:
     except Exception:  # pylint: disable=broad-except
       self.kill()  # a dead or hung actor, with whatever it left running
       return
-    ray.kill(self.actor, no_restart=True)  # its browser is closed; only the process is left
+    ray.kill(self.actor, no_restart=True)  # its runner is closed; only the process is left
 
 
 def wait_any(workers: list[Any], timeout: float) -> None:
