@@ -5,9 +5,10 @@
                             SamplingParams(max_new_tokens=32, temperature=0.7, top_p=0.9, n=4))
     outs[0].text, outs[0].tokens, outs[0].logprobs, outs[0].finish_reason
 
-Prompts of different lengths are left-padded to a bucketed length P; each prompt is repeated
-`n` times. Prefill writes the prompts into a cache of `cache_size` slots and returns the last
-logits; the decode loop (one jitted call, cache donated) samples a token per row per step and
+Prompts of different lengths are left-padded to a bucketed length P. Prefill writes each
+distinct prompt once into a cache of `cache_size` slots and repeats its cache rows and last logits
+for its `n` samples (shared prefill: n times less prefill compute for RL's many rollouts); the
+decode loop (one jitted call, cache donated) samples a token per row per step and
 stops when every row has emitted a stop token id or `max_new_tokens` is reached. Stop strings are
 matched on host after decoding, truncating the text (and the tokens after the one that completes
 the stop string).
@@ -147,11 +148,20 @@ def sample_tokens(logits: jax.Array, keys: jax.Array, temperature: jax.Array, to
 # Jitted prefill and decode loop
 # ---------------------------------------------------------------------------------------------
 
-def _prefill(graphdef, state, tokens, mask, cache_size: int):
+def _prefill(graphdef, state, tokens, mask, cache_size: int, n: int = 1):
+  """Prefills the distinct prompts once, then repeats each row n times (prompt-major): the n
+  samples of a prompt share one prefill (the cache rows are copies; prefilling every copy gives
+  the same values up to the float rounding of a different batch size)."""
   model = nnx.merge(graphdef, state)
   cache = init_cache(model.cfg, tokens.shape[0], cache_size)
   logits, cache = model(tokens, positions_from_mask(mask), cache=cache, attention_mask=mask)
-  return logits[:, -1], cache, mask.sum(-1).astype(jnp.int32)
+  logits, lengths = logits[:, -1], mask.sum(-1).astype(jnp.int32)
+  if n > 1:
+    rep = lambda x: jnp.repeat(x, n, axis=0)
+    cache = cache.replace(keys=tuple(map(rep, cache.keys)), values=tuple(map(rep, cache.values)),
+                          valid=rep(cache.valid))
+    logits, lengths = rep(logits), rep(lengths)
+  return logits, cache, lengths
 
 
 def _decode(graphdef, state, cache, logits, positions, row_keys, settings, stop_ids, max_new,
@@ -191,7 +201,7 @@ def _decode(graphdef, state, cache, logits, positions, row_keys, settings, stop_
 
 
 # Shared by all samplers, so equal shapes and graphs compile once per process.
-_prefill_jit = jax.jit(_prefill, static_argnums=(0, 4))
+_prefill_jit = jax.jit(_prefill, static_argnums=(0, 4, 5))
 _decode_jit = jax.jit(_decode, static_argnums=(0, 9), donate_argnums=(2,))
 
 
@@ -261,8 +271,8 @@ class Sampler:
       raise ValueError(f"at most {MAX_STOP_IDS} stop token ids are supported.")
     if params.stop_strings and self.tokenizer is None:
       raise ValueError("stop_strings need a tokenizer: Sampler(model, tokenizer).")
-    rows = [list(p) for p in prompts for _ in range(params.n)]
-    b = len(rows)
+    rows = [list(p) for p in prompts]   # prefilled once each, then repeated n times
+    b = len(rows) * params.n
     p_len = _bucket(max(len(r) for r in rows), self.prompt_bucket)
     cache_size = self.cache_size or _bucket(p_len + params.max_new_tokens, self.prompt_bucket)
     if p_len >= cache_size:
@@ -270,13 +280,13 @@ class Sampler:
     n_out = cache_size - p_len
     max_new = min(params.max_new_tokens, n_out)
     pad = self.tokenizer.pad_token_id if self.tokenizer is not None else 0
-    tokens = np.full((b, p_len), pad if pad is not None else 0, np.int32)
-    mask = np.zeros((b, p_len), bool)
+    tokens = np.full((len(rows), p_len), pad if pad is not None else 0, np.int32)
+    mask = np.zeros((len(rows), p_len), bool)
     for i, r in enumerate(rows):
       tokens[i, p_len - len(r):] = r
       mask[i, p_len - len(r):] = True
     logits, cache, positions = self._prefill(self.graphdef, self.state, jnp.asarray(tokens),
-                                             jnp.asarray(mask), cache_size)
+                                             jnp.asarray(mask), cache_size, params.n)
     base = jax.random.PRNGKey(params.seed)
     row_keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base, jnp.arange(b))
     full = lambda v, dt: jnp.full((b,), v, dt)

@@ -129,3 +129,18 @@ def test_stop_strings_truncate_text_and_tokens(byte_model):
   assert out.tokens == full.tokens[:len(out.tokens)]
   assert stop in tok.decode(out.tokens) and stop not in tok.decode(out.tokens[:-1])
   assert len(out.logprobs) == len(out.tokens)
+
+
+def test_shared_prefill_equals_prefilling_every_copy(byte_model):
+  """n samples of a prompt share one prefill: the same tokens, and log-probs equal to float
+  rounding (XLA blocks a 2-row prefill differently from an 8-row one), as n prefilled copies."""
+  tok = ByteTokenizer()
+  sampler = Sampler(byte_model, tok, cache_size=64)
+  params = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.9, n=4, seed=3,
+                          stop_token_ids=())
+  shared = sampler.generate(["hello", "a longer prompt"], params)
+  copies = sampler.generate(["hello"] * 4 + ["a longer prompt"] * 4,
+                            SamplingParams(**{**params.__dict__, "n": 1}))
+  assert [o.tokens for o in shared] == [o.tokens for o in copies]
+  for a, b in zip(shared, copies):
+    np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
