@@ -7,7 +7,8 @@
 
 `batch`: the rollout arrays (`Rollouts.arrays()`) plus `rewards` [B] (the task reward: 0/1
 correctness, self-consistency ...), `kl_mask` [B] (False: no KL term for that sequence, e.g.
-SRT's unlabelled prompts) and `ref_logprobs` [B, T]. In one call, as the SRT authors' recipe
+SRT's unlabelled prompts), `ref_logprobs` [B, T] and optionally `sample_mask` [B] (False: the
+sequence is dropped from the update altogether, e.g. by an online prompt filter). In one call, as the SRT authors' recipe
 (verl, RLOO):
 
   1. the current policy's ("old") log-probs: recomputed by a forward pass (`old_logprobs=
@@ -115,8 +116,11 @@ def make_update(logits_fn: LogitsFn, tx: optax.GradientTransformation, cfg: PGCo
     old_lp = jax.lax.stop_gradient(lp_fn(state["params"], batch) if cfg.old_logprobs ==
                                    "recompute" else batch["sampler_logprobs"])
     adv, metrics = shaped_advantages(batch, old_lp, ref_lp, cfg, group_size)
+    loss_mask = batch["loss_mask"]
+    if "sample_mask" in batch:
+      loss_mask = loss_mask & batch["sample_mask"].astype(bool)[:, None]
     data = {"tokens": batch["tokens"], "attention_mask": batch["attention_mask"],
-            "loss_mask": batch["loss_mask"], "advantages": adv, "old_logprobs": old_lp,
+            "loss_mask": loss_mask, "advantages": adv, "old_logprobs": old_lp,
             "ref_logprobs": ref_lp}
     rng, shuffle_key = jax.random.split(state["rng"])
     mb_size = b // cfg.num_minibatches

@@ -36,6 +36,7 @@ class Scored:
   rewards: np.ndarray                 # [B] float32
   kl_mask: np.ndarray                 # [B] bool
   metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+  sample_mask: np.ndarray | None = None   # [B] bool; None: every rollout trains
 
 
 RewardFn = Callable[[Sequence[Any], Rollouts], Scored]
@@ -91,8 +92,11 @@ class OnlineRL:
     t1 = time.perf_counter()
     scored = self.reward_fn(prompts, rollouts)
     t2 = time.perf_counter()
-    batch = self._put(dict(rollouts.arrays(), rewards=scored.rewards.astype(np.float32),
-                           kl_mask=scored.kl_mask.astype(bool)))
+    arrays = dict(rollouts.arrays(), rewards=scored.rewards.astype(np.float32),
+                  kl_mask=scored.kl_mask.astype(bool),
+                  sample_mask=(np.ones(len(scored.rewards), bool) if scored.sample_mask is None
+                               else scored.sample_mask.astype(bool)))
+    batch = self._put(arrays)
     batch["ref_logprobs"] = self._ref(ref_params, batch)
     jax.block_until_ready(batch["ref_logprobs"])
     t3 = time.perf_counter()
