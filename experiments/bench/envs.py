@@ -37,7 +37,7 @@ from mujoco import rollout
 
 from experiments.bench.common import median_time, print_ratios, print_table
 from jaxrl import envs
-from jaxrl.agents.sac import SAC, SACConfig
+from jaxrl.agents import sac
 from jaxrl.envs.mjx_env import MjxEnv
 
 
@@ -132,13 +132,15 @@ def _sac_batch(rng, shape, obs_dim, act_dim):
 
 
 def sac_jax_rate(obs_dim, act_dim, updates, repeats):
-  agent = SAC(obs_dim, act_dim, SACConfig())
+  config = sac.SACConfig()
+  nets = sac.make_networks(obs_dim, act_dim, config.hidden)
+  update_many = jax.jit(sac.make_update_many(nets, config), donate_argnums=0)
   batches = jax.tree.map(jnp.asarray, _sac_batch(np.random.default_rng(0), (updates, 256),
                                                  obs_dim, act_dim))
-  holder = [agent.init(0)]
+  holder = [sac.init_state(nets, config, 0)]
 
   def go():
-    holder[0], m = agent.update_many(holder[0], batches)
+    holder[0], m = update_many(holder[0], batches)
     jax.block_until_ready(m)
 
   return updates / median_time(go, repeats=repeats)

@@ -2,7 +2,8 @@
 
 Writes WORKDIR/dataset.hdf5 (D4RL layout) and WORKDIR/manifest.json; generated datasets and SAC
 behaviour policies are cached under $JAXRL_DATA_DIR (default ~/.cache/jaxresearch/data), so a
-second preset of the same environment reuses the SAC run.
+second preset of the same environment reuses the SAC run. The SAC run checkpoints into its cache
+directory (sac.checkpoint_every env steps), so rerunning an interrupted command resumes it.
 
   python -m experiments.main --config experiments/configs/datasets.py:smoke --workdir /tmp/ds
   python -m experiments.main --config experiments/configs/datasets.py:hopper-medium-replay \
@@ -16,6 +17,8 @@ for the mazes. SAC runs sac.num_env_steps = 1M env steps per locomotion task (D4
 step counts per task are not documented; decided here, a config value).
 """
 import ml_collections
+
+from experiments.configs import sac as sac_config
 
 LOCOMOTION = ("hopper", "halfcheetah", "walker2d")
 LEVELS = ("random", "medium", "medium-replay", "expert", "medium-expert")
@@ -41,20 +44,9 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.dataset.deterministic = False  # SAC levels: sample from the tanh-Gaussian, as D4RL
   c.dataset.medium_fraction = 1 / 3
 
-  c.sac = ml_collections.ConfigDict()
-  c.sac.num_env_steps = 1_000_000
-  c.sac.start_steps = 10_000
-  c.sac.num_envs = 1
-  c.sac.updates_per_step = 1
-  c.sac.train_every = 50
-  c.sac.snapshot_every = 20_000
-  c.sac.eval_episodes = 10
-  c.sac.hidden_dim = 256
-  c.sac.num_layers = 2
-  c.sac.lr = 3e-4
-  c.sac.batch_size = 256
-  c.sac.gamma = 0.99
-  c.sac.tau = 0.005
+  # The behaviour SAC: sac.py's agent (D4RL recipe) and online sections in one, log / checkpoint
+  # cadence included (env steps); a killed build resumes from the last of its checkpoints.
+  c.sac = ml_collections.ConfigDict(dict(sac_config.agent_config(), **sac_config.online_config()))
 
   c.maze = ml_collections.ConfigDict()
   c.maze.kp = 10.0
@@ -68,6 +60,8 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.sac.num_env_steps = 5_000
     c.sac.start_steps = 1_000
     c.sac.snapshot_every = 1_000
+    c.sac.log_every = 500
+    c.sac.checkpoint_every = 1_000
     c.sac.eval_episodes = 5
     c.dataset.size = 20_000
   elif preset.startswith("maze2d-"):

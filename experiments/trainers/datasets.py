@@ -1,8 +1,10 @@
 """Generate one offline dataset (jaxrl.behavior) into the workdir, with a manifest and a table.
 
 Sections: spec from config -> generate (or reuse the cache) -> copy into the workdir -> manifest
-and results table. Nothing here goes through the training loop: SAC's online loop (jaxrl.agents)
-steps host environments and is run, and cached, by jaxrl.behavior.generate.
+and results table. The behaviour SAC (when its run is not cached) trains on the experiments loop
+(experiments/trainers/sac.py) with the cache's behaviour directory as its workdir: it checkpoints
+every `sac.checkpoint_every` env steps, so a preempted or killed build, rerun, resumes the SAC run
+where it stopped and produces the same datasets as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -15,37 +17,43 @@ import ml_collections
 
 from experiments.errors import UserError
 from experiments.results import write_results
-from jaxrl.agents.sac import SACConfig
-from jaxrl.agents.sac_train import SACTrainConfig
+from experiments.runtime import check_schedule
+from experiments.trainers import sac as sac_trainer
 from jaxrl.behavior import datasets as gen
 
 
 def make_spec(config: ml_collections.ConfigDict) -> gen.DatasetSpec:
   s, d = config.sac, config.dataset
-  sac = SACTrainConfig(num_env_steps=s.num_env_steps, start_steps=s.start_steps,
-                       num_envs=s.num_envs, updates_per_step=s.updates_per_step,
-                       train_every=s.train_every, snapshot_every=s.snapshot_every,
-                       eval_episodes=s.eval_episodes, seed=config.seed)
-  sac_config = SACConfig(hidden=(s.hidden_dim,) * s.num_layers, actor_lr=s.lr, critic_lr=s.lr,
-                         alpha_lr=s.lr, gamma=s.gamma, tau=s.tau, batch_size=s.batch_size)
+  if d.size < 1 or s.num_env_steps < 1 or s.start_steps > s.num_env_steps:
+    raise UserError("dataset.size and sac.num_env_steps must be positive and "
+                    "sac.start_steps <= sac.num_env_steps")
+  sac = sac_trainer.online_config(s, config.seed)
+  check_schedule(s.num_env_steps, s.train_every, log_every=s.log_every,
+                 checkpoint_every=s.checkpoint_every)
   spec = gen.DatasetSpec(env=config.env, level=config.level, size=d.size, num_envs=d.num_envs,
                          seed=config.seed, deterministic=d.deterministic,
-                         medium_fraction=d.medium_fraction, sac=sac, sac_config=sac_config,
-                         maze_kp=config.maze.kp, maze_kd=config.maze.kd,
-                         maze_action_noise=config.maze.action_noise)
+                         medium_fraction=d.medium_fraction, sac=sac,
+                         sac_config=sac_trainer.agent_config(s), maze_kp=config.maze.kp,
+                         maze_kd=config.maze.kd, maze_action_noise=config.maze.action_noise)
   try:
     spec.validate()
   except ValueError as e:
     raise UserError(f"{e} (config.env / config.level)") from None
-  if d.size < 1 or s.num_env_steps < 1 or s.start_steps > s.num_env_steps:
-    raise UserError("dataset.size and sac.num_env_steps must be positive and "
-                    "sac.start_steps <= sac.num_env_steps")
   return spec
+
+
+def generate(spec: gen.DatasetSpec, data_dir: str | None = None, log_every: int = 1000,
+             checkpoint_every: int = 20_000, keep_checkpoints: int = 2) -> tuple[str, dict]:
+  """jaxrl.behavior.generate with the behaviour SAC on the loop (resumable; module docstring)."""
+  runner = sac_trainer.behavior_runner(log_every, checkpoint_every, keep_checkpoints)
+  return gen.generate(spec, data_dir, runner=runner)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   spec = make_spec(config)
-  cached, manifest = gen.generate(spec, config.data_dir or None)
+  s = config.sac
+  cached, manifest = generate(spec, config.data_dir or None, s.log_every, s.checkpoint_every,
+                              s.keep_checkpoints)
   out = {"path": os.path.join(workdir, "dataset.hdf5"), **manifest}
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)

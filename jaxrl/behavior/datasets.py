@@ -10,10 +10,16 @@ Levels (locomotion: hopper, halfcheetah, walker2d):
 and `maze2d` for pointmaze-{umaze,medium,large}: the BFS waypoint controller (behavior.maze).
 
 One SAC run per (env, SAC settings) serves every level: its evaluated actor snapshots, their
-returns and its replay buffer are saved under DATA_DIR/behavior/<env>/sac-<hash>/, and each
-dataset under DATA_DIR/datasets/<env>-<level>-<hash>/ (dataset.hdf5 + manifest.json), where the
-hash covers every setting that changes the content. DATA_DIR is `$JAXRL_DATA_DIR`, default
+returns and its replay buffer are saved under DATA_DIR/behavior/<env>/sac-<hash>/ (the layout of
+jaxrl.agents.sac.snapshots; snapshots.json, written last, marks it complete), and each dataset
+under DATA_DIR/datasets/<env>-<level>-<hash>/ (dataset.hdf5 + manifest.json), where the hash
+covers every setting that changes the content. DATA_DIR is `$JAXRL_DATA_DIR`, default
 ~/.cache/jaxresearch/data. A later call with the same settings reuses what is there.
+
+The SAC run itself is the `runner` argument's job: by default `jaxrl.agents.sac.train.run`, in
+one go; experiments/trainers/datasets.py passes a runner on the experiments loop that
+checkpoints into the behaviour directory, so an interrupted build resumes its SAC run. Both
+compute the same bits.
 """
 from __future__ import annotations
 
@@ -24,14 +30,14 @@ import os
 import time
 from typing import Any, Callable
 
-import flax.nnx as nnx
-import flax.serialization
 import jax
 import numpy as np
 
 from jaxrl import envs
-from jaxrl.agents import sac_train
-from jaxrl.agents.sac import SAC, SACConfig
+from jaxrl.agents.sac import snapshots
+from jaxrl.agents.sac import train as sac_train
+from jaxrl.agents.sac.networks import make_networks, scaled_policy, stepper
+from jaxrl.agents.sac.train import SACConfig, SACTrainConfig
 from jaxrl.behavior import maze, rollout
 from jaxrl.data import io
 from jaxrl.evaluation import normalized_score
@@ -58,7 +64,7 @@ class DatasetSpec:
   seed: int = 0
   deterministic: bool = False    # SAC levels: tanh(mean) instead of sampled actions
   medium_fraction: float = 1 / 3
-  sac: sac_train.SACTrainConfig = sac_train.SACTrainConfig()
+  sac: SACTrainConfig = SACTrainConfig()
   sac_config: SACConfig = SACConfig()
   maze_kp: float = 10.0
   maze_kd: float = 1.0
@@ -80,37 +86,28 @@ class DatasetSpec:
 
 
 # ------------------------------------------------------------------ SAC behaviour policies
+# runner(env_name, SACTrainConfig, SACConfig, directory, log): trains SAC and leaves a complete
+# jaxrl.agents.sac.snapshots directory. Default: sac_train.run (no checkpoints);
+# experiments/trainers/datasets.py passes one on the experiments loop (resumable).
+Runner = Callable[[str, SACTrainConfig, SACConfig, str, Callable[[str], None]], Any]
+
+
 class BehaviorPolicies:
   """A cached SAC run: snapshots (env step, eval return, actor params) and its replay buffer."""
 
-  def __init__(self, spec: DatasetSpec, root: str, log: Callable[[str], None] = print):
+  def __init__(self, spec: DatasetSpec, root: str, log: Callable[[str], None] = print,
+               runner: Runner | None = None):
     self.spec = spec
     self.dir = os.path.join(root, "behavior", spec.env, "sac-" + _hash(
         {"train": dataclasses.asdict(spec.sac), "config": dataclasses.asdict(spec.sac_config)}))
-    env = envs.make(spec.env, num_envs=1)
-    self.low, self.high = env.action_low, env.action_high
-    self.agent = SAC(env.observation_size, env.action_size, spec.sac_config)
-    env.close()
-    if not os.path.exists(os.path.join(self.dir, "snapshots.json")):
-      self._train(log)
+    task = envs.make_task(spec.env)
+    self.low, self.high = task.action_low, task.action_high
+    self.nets = make_networks(task.observation_size, task.action_size, spec.sac_config.hidden)
+    if not snapshots.is_complete(self.dir):
+      (runner or sac_train.run)(spec.env, spec.sac, spec.sac_config, self.dir, log)
     else:
       log(f"[datasets] reusing SAC behaviour policies in {self.dir}")
-    with open(os.path.join(self.dir, "snapshots.json")) as f:
-      self.snapshots = json.load(f)
-
-  def _train(self, log) -> None:
-    r = sac_train.train_sac(self.spec.env, self.spec.sac, self.spec.sac_config, log=log)
-    os.makedirs(self.dir, exist_ok=True)
-    for s in r.snapshots:
-      with open(os.path.join(self.dir, f"actor_{s.env_steps}.msgpack"), "wb") as f:
-        f.write(flax.serialization.msgpack_serialize(s.actor.to_pure_dict()))
-    np.savez(os.path.join(self.dir, "replay.npz"), **r.buffer.data())
-    meta = [{"env_steps": s.env_steps, "return": s.mean_return, "return_stderr": s.stderr_return}
-            for s in r.snapshots]
-    tmp = os.path.join(self.dir, "snapshots.json.tmp")
-    with open(tmp, "w") as f:
-      json.dump(meta, f, indent=1)
-    os.replace(tmp, os.path.join(self.dir, "snapshots.json"))  # the run is complete
+    self.snapshots = snapshots.records(self.dir)
 
   def pick(self, level: str) -> dict:
     """The expert (final) snapshot, or the medium one (return closest to fraction * expert)."""
@@ -122,33 +119,26 @@ class BehaviorPolicies:
     return min(candidates, key=lambda s: abs(s["return"] - target))
 
   def actor(self, snapshot: dict) -> Any:
-    abstract = nnx.state(nnx.eval_shape(lambda: self.agent._actor(nnx.Rngs(0))))
-    with open(os.path.join(self.dir, f"actor_{snapshot['env_steps']}.msgpack"), "rb") as f:
-      pure = flax.serialization.msgpack_restore(f.read())
-    nnx.replace_by_pure_dict(abstract, pure)
-    return jax.tree.map(np.asarray, abstract)
+    return snapshots.load_actor(self.dir, snapshot["env_steps"], self.nets.abstract_actor())
 
   def replay(self, env_steps: int) -> dict[str, np.ndarray]:
-    with np.load(os.path.join(self.dir, "replay.npz")) as z:
-      stop = env_steps * self.spec.sac.num_envs
-      return {k: z[k][:stop] for k in z.files}
+    return snapshots.replay(self.dir, env_steps * self.spec.sac.num_envs)
 
 
 # ------------------------------------------------------------------ datasets
 def _rollout_sac(spec: DatasetSpec, policies: BehaviorPolicies, snapshot: dict) -> dict:
   params = policies.actor(snapshot)
-  policy = jax.jit(sac_train.scaled_policy(policies.agent, policies.low, policies.high,
-                                           spec.deterministic))
+  policy = stepper(scaled_policy(policies.nets, policies.low, policies.high, spec.deterministic))
   key = [jax.random.PRNGKey(spec.seed + 7)]
 
   def act(obs):
-    key[0], sub = jax.random.split(key[0])
-    return np.asarray(policy(params, obs.astype(np.float32), sub))
+    action, key[0] = policy(params, obs.astype(np.float32), key[0])
+    return np.asarray(action)
 
   return rollout.collect(spec.env, act, spec.size, spec.num_envs, spec.seed)
 
 
-def _build(spec: DatasetSpec, root: str, log) -> tuple[dict, dict]:
+def _build(spec: DatasetSpec, root: str, log, runner: Runner | None) -> tuple[dict, dict]:
   """(data, manifest extras) for one spec."""
   if spec.level == MAZE_LEVEL:
     data = maze.collect_maze(spec.env, spec.size, spec.num_envs, spec.seed, spec.maze_kp,
@@ -161,12 +151,12 @@ def _build(spec: DatasetSpec, root: str, log) -> tuple[dict, dict]:
     act = lambda obs: rng.uniform(lo, hi, size=(len(obs), len(lo)))  # noqa: E731
     return rollout.collect(spec.env, act, spec.size, spec.num_envs, spec.seed), {}
   if spec.level == "medium-expert":
-    parts = [generate(dataclasses.replace(spec, level=lv), root, log)[0] for lv in
+    parts = [generate(dataclasses.replace(spec, level=lv), root, log, runner)[0] for lv in
              ("medium", "expert")]
     halves = [io.read_hdf5(p).arrays() for p in parts]
     data = {k: np.concatenate([h[k] for h in halves]) for k in halves[0]}
     return data, {"parts": parts}
-  policies = BehaviorPolicies(spec, root, log)
+  policies = BehaviorPolicies(spec, root, log, runner)
   snap = policies.pick(spec.level)
   extras = {"policy_return": snap["return"], "policy_return_stderr": snap["return_stderr"],
             "policy_env_steps": snap["env_steps"], "behavior_dir": policies.dir,
@@ -178,9 +168,11 @@ def _build(spec: DatasetSpec, root: str, log) -> tuple[dict, dict]:
   return data, extras
 
 
-def generate(spec: DatasetSpec, root: str | None = None,
-             log: Callable[[str], None] = print) -> tuple[str, dict]:
-  """(path of dataset.hdf5, manifest) for `spec`, generated or reused from the cache."""
+def generate(spec: DatasetSpec, root: str | None = None, log: Callable[[str], None] = print,
+             runner: Runner | None = None) -> tuple[str, dict]:
+  """(path of dataset.hdf5, manifest) for `spec`, generated or reused from the cache.
+
+  `runner` trains the behaviour SAC when its run is not cached (see `Runner`)."""
   spec.validate()
   root = data_dir(root or "")
   out_dir = os.path.join(root, "datasets", f"{spec.env}-{spec.level}-{_hash(spec.key())}")
@@ -193,7 +185,7 @@ def generate(spec: DatasetSpec, root: str | None = None,
       log(f"[datasets] reusing {path}")
       return path, manifest
   t0 = time.perf_counter()
-  data, extras = _build(spec, root, log)
+  data, extras = _build(spec, root, log, runner)
   # Validated on the way out (NaNs, lengths, ...), written in the layout the loaders read.
   io.write_hdf5(path, io.from_arrays(data, source=path, env=spec.env, level=spec.level))
   returns = rollout.episode_returns(data)

@@ -8,13 +8,20 @@ steps and O(1) after 100, so we do not use it.) The batch is cut into one contig
 thread loops `mj_step(model, data, nstep=frame_skip)` over its chunk, and MuJoCo releases the GIL
 inside mj_step, so the chunks run in parallel. Observations, rewards and terminations are then
 computed for the whole batch at once with NumPy, from the same task formulas the MJX backend uses.
+
+`state_dict()` / `load_state_dict(d)` capture and restore everything the next steps depend on: each
+MjData's full integration state (`mj_getState(..., mjSTATE_INTEGRATION)`: time, qpos, qvel, act,
+controls, applied forces, the solver's warm start, ...), the batched qpos/qvel/goal/step-counter
+arrays and the reset Generator, so a restored batch (in this or another process) continues bit for
+bit, mid-episode, as the original would have. They follow the host-state protocol of
+experiments/runtime/host_state.py (the `files_dir` argument is unused: the state is small).
 """
 
 from __future__ import annotations
 
 from concurrent import futures
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import mujoco
 import numpy as np
@@ -91,6 +98,33 @@ class NativeVecEnv(core.TaskSpaces):
     for i in range(self.num_envs):
       self._write(i, forward=True)
     return self._observe()
+
+  _PHYSICS = mujoco.mjtState.mjSTATE_INTEGRATION
+
+  def state_dict(self, files_dir: str | None = None) -> dict[str, Any]:
+    """Everything that determines the next steps (module docstring); numpy arrays and JSON."""
+    del files_dir
+    physics = np.zeros((self.num_envs, mujoco.mj_stateSize(self.model, self._PHYSICS)))
+    for i, d in enumerate(self.datas):
+      mujoco.mj_getState(self.model, d, physics[i], self._PHYSICS)
+    return {"physics": physics, "qpos": self._qpos.copy(), "qvel": self._qvel.copy(),
+            "goal": self._goal.copy(), "steps": self._steps.copy(),
+            "rng": self._rng.bit_generator.state}
+
+  def load_state_dict(self, d: Mapping[str, Any], files_dir: str | None = None) -> None:
+    """Restores a `state_dict()` of a batch of the same task and size."""
+    del files_dir
+    physics = np.asarray(d["physics"], np.float64)
+    want = (self.num_envs, mujoco.mj_stateSize(self.model, self._PHYSICS))
+    if physics.shape != want:
+      raise ValueError(f"environment state of shape {physics.shape} does not fit {want} "
+                       f"({self.num_envs} x {self.task.name}); restore into the same task and "
+                       "num_envs")
+    for i, data in enumerate(self.datas):
+      mujoco.mj_setState(self.model, data, physics[i], self._PHYSICS)
+    self._qpos[:], self._qvel[:], self._goal[:] = d["qpos"], d["qvel"], d["goal"]
+    self._steps[:] = d["steps"]
+    self._rng.bit_generator.state = d["rng"]
 
   def _write(self, i: int, forward: bool) -> None:
     d = self.datas[i]

@@ -1,11 +1,15 @@
-"""Dataset generation: the runner at tiny sizes, the D4RL layout, and the maze controller."""
+"""Dataset generation: the runner at tiny sizes, the D4RL layout, a killed build resuming its
+behaviour SAC to the same bytes, and the maze controller."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
+import pytest
 
 from jaxrl.behavior import maze
 from jaxrl.data import io
@@ -31,9 +35,8 @@ def _check_layout(f, obs_dim, act_dim):
   return n, int(ends.sum())
 
 
-def test_runner_tiny_medium_expert(tmp_path):
-  workdir = tmp_path / "ds"
-  env = dict(os.environ, JAXRL_DATA_DIR=str(tmp_path / "cache"), JAX_PLATFORMS="cpu")
+def _command(workdir, cache, *extra):
+  env = dict(os.environ, JAXRL_DATA_DIR=str(cache), JAX_PLATFORMS="cpu")
   env.pop("XLA_FLAGS", None)
   cmd = [sys.executable, "-m", "experiments.main",
          "--config", "experiments/configs/datasets.py:smoke", "--workdir", str(workdir),
@@ -41,8 +44,22 @@ def test_runner_tiny_medium_expert(tmp_path):
          "--config.dataset.num_envs=4", "--config.sac.num_env_steps=400",
          "--config.sac.start_steps=200", "--config.sac.snapshot_every=100",
          "--config.sac.eval_episodes=2", "--config.sac.hidden_dim=32",
-         "--config.sac.batch_size=64"]
+         "--config.sac.batch_size=64", *extra]
+  return cmd, env
+
+
+@pytest.fixture(scope="module")
+def medium_expert(tmp_path_factory):
+  """The uninterrupted tiny medium-expert build: (tmp dir, cmd, env, stdout)."""
+  tmp_path = tmp_path_factory.mktemp("datasets")
+  cmd, env = _command(tmp_path / "ds", tmp_path / "cache")
   out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+  return tmp_path, cmd, env, out
+
+
+def test_runner_tiny_medium_expert(medium_expert):
+  tmp_path, cmd, env, out = medium_expert
+  workdir = tmp_path / "ds"
   assert out.returncode == 0, out.stderr[-3000:]
   assert "hopper-medium-expert" in out.stdout
   path = workdir / "dataset.hdf5"
@@ -65,6 +82,31 @@ def test_runner_tiny_medium_expert(tmp_path):
     n, _ = _check_layout(f, 11, 3)
   medium_steps = json.loads((workdir / "manifest.json").read_text())["policy_env_steps"]
   assert n == medium_steps  # the replay buffer up to the medium snapshot (one env)
+
+
+def test_killed_build_resumes_its_sac_run_to_the_same_dataset(tmp_path, medium_expert):
+  """SIGKILL during the behaviour SAC (after its first checkpoint); the rerun resumes it and
+  writes the bytes of the uninterrupted build."""
+  cmd, env = _command(tmp_path / "ds", tmp_path / "cache", "--config.level=medium",
+                      "--config.sac.checkpoint_every=100", "--config.sac.log_every=100")
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  behavior = tmp_path / "cache" / "behavior" / "hopper"
+  deadline = time.time() + 200
+  while (not list(behavior.glob("sac-*/checkpoints/100")) and proc.poll() is None
+         and time.time() < deadline):
+    time.sleep(0.01)
+  proc.send_signal(signal.SIGKILL)
+  assert proc.wait(timeout=60) == -signal.SIGKILL
+  assert not list(behavior.glob("sac-*/snapshots.json"))  # killed mid-run
+  out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert "[behavior_sac] resumed from" in out.stdout
+  got = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+  # the uninterrupted medium-expert build made this medium dataset (same settings) as its half
+  name = os.path.basename(os.path.dirname(got["cache"]))
+  want = json.loads((medium_expert[0] / "cache" / "datasets" / name / "manifest.json").read_text())
+  assert got["sha256"] == want["sha256"] and got["policy_env_steps"] == want["policy_env_steps"]
 
 
 def test_bfs_next_hop_umaze():
