@@ -30,7 +30,8 @@ from jax.sharding import Mesh, NamedSharding
 from safetensors.numpy import save_file
 
 from jaxllm.models.config import ModelConfig
-from jaxllm.models.sharding import Rules, logical_to_mesh_rules, logical_to_spec, variable_axes
+from jaxllm.models.sharding import logical_to_mesh_rules
+from jaxllm.sharding import Rules, leaf_spec, variable_axes
 from jaxllm.models.transformer import Transformer
 from jaxllm.safetensors_read import SafetensorsFile
 
@@ -121,7 +122,11 @@ def load_config(path: str | os.PathLike, **kwargs) -> ModelConfig:
 def load_hf_model(path: str | os.PathLike, *, dtype: str = "float32",
                   param_dtype: str | None = None, mesh: Mesh | None = None,
                   rules: Rules | None = None) -> Transformer:
-  """Loads a HF Llama/Mistral/Qwen2/Qwen3 directory into a (optionally sharded) Transformer."""
+  """Loads a HF Llama/Mistral/Qwen2/Qwen3 directory into a (optionally sharded) Transformer.
+
+  `rules` (jaxllm.sharding: logical names and path regexes) place each tensor on `mesh`; default
+  `logical_to_mesh_rules()`.
+  """
   path = Path(path)
   cfg = load_config(path, dtype=dtype, param_dtype=param_dtype)
   rules = logical_to_mesh_rules() if rules is None else rules
@@ -140,7 +145,7 @@ def load_hf_model(path: str | os.PathLike, *, dtype: str = "float32",
                            "same checkpoint?")
         var = _variable(model, entry.path)
         value = _read_ours(f, name, entry, var.value.shape, var.value.dtype)
-        var.value = _place(value, var, mesh, rules)
+        var.value = _place(value, var, entry.path, mesh, rules)
         del value
         loaded.add(name)
   missing = sorted(set(entries) - loaded)
@@ -183,10 +188,12 @@ def _read_ours(f: SafetensorsFile, name: str, entry: _Entry, shape: tuple[int, .
   return out
 
 
-def _place(value: np.ndarray, var: nnx.Variable, mesh: Mesh | None, rules: Rules) -> jax.Array:
+def _place(value: np.ndarray, var: nnx.Variable, path: tuple[str | int, ...], mesh: Mesh | None,
+           rules: Rules) -> jax.Array:
   if mesh is None:
     return jax.device_put(value)
-  spec = logical_to_spec(variable_axes(var), value.shape, mesh, rules)
+  name = "/".join(map(str, path))   # as jaxllm.sharding.path_str names it in nnx.state(model)
+  spec = leaf_spec(name, value.shape, variable_axes(var), mesh, rules)
   sharding = NamedSharding(mesh, spec)
   return jax.make_array_from_callback(value.shape, sharding, lambda idx: value[idx])
 

@@ -14,9 +14,12 @@ in HF format to `export_dir` (default: MODEL_DIR/export).
 
 Other chats: `--config.data.corpus=FILE.json` (a JSON list of chats, each a list of
 {"role", "content"} messages). Mesh: `--config.mesh.fsdp=-1 --config.mesh.data=1` shards the
-parameters (FSDP) with the model's logical rules; `mesh.tensor` adds tensor parallelism.
+parameters (FSDP) by `sharding.rules`; `mesh.tensor` adds tensor parallelism. Rules from the
+command line: `--config.sharding.rules="(('embed', 'fsdp'), ('layers/.*/down_proj', ('tensor',)))"`.
 """
 import ml_collections
+
+from experiments.runtime.optim import optim_config
 
 PRESETS = ("smoke", "finetune")
 
@@ -56,12 +59,19 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.lora.lr = 2e-4                  # replaces optim.lr when rank > 0
   c.lora.targets = "q,k,v,o,gate,up,down"  # projections that get adapters
 
-  c.optim = ml_collections.ConfigDict()
-  c.optim.lr = 3e-3
-  c.optim.warmup_steps = 20
-  c.optim.weight_decay = 0.01       # on matrices only
-  c.optim.b2 = 0.95
-  c.optim.max_grad_norm = 1.0
+  # Parameter placement (jaxllm.sharding), big_vision style: (pattern, mesh axes) pairs. A bare
+  # name is a logical axis of the model's parameters ('vocab', 'embed', 'mlp', 'heads', 'kv_heads',
+  # 'head_dim', 'norm'; unnamed ones replicate) -> its dimension's mesh axes. Anything else is a
+  # regex over parameter paths ('layers/3/attn/q_proj') -> one entry per dimension, and wins over
+  # the logical names, e.g. (r"layers/\d+/mlp/down_proj", ("tensor", "fsdp")). Sizes that do not
+  # divide replicate. Optimiser moments follow their parameters; LoRA adapters their kernels.
+  c.sharding = ml_collections.ConfigDict()
+  c.sharding.rules = (("vocab", "tensor"), ("embed", "fsdp"), ("mlp", "tensor"),
+                      ("heads", "tensor"), ("kv_heads", "tensor"))
+
+  # Warm-up, then cosine to 0.1 * lr; AdamW with weight decay on matrices only (ndim >= 2).
+  c.optim = optim_config(lr=3e-3, warmup_steps=20, end_lr_fraction=0.1, weight_decay=0.01,
+                         decay_mask="matrices", b2=0.95, max_grad_norm=1.0)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 300

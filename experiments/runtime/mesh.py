@@ -3,6 +3,10 @@
 The mesh has named axes, by convention ("data", "fsdp", "tensor"). Sizes come from the config;
 exactly one axis may be -1, meaning "all the devices that are left". Batches are split over
 ("data", "fsdp") together, so the same code runs data-parallel or fully-sharded.
+
+The sharding helpers (replicated, batch_sharding, fsdp_sharding, replicated_sharding, rule-based
+and train-state shardings) live in `jaxllm.sharding`, where libraries can use them too; they are
+re-exported here for trainers.
 """
 from __future__ import annotations
 
@@ -11,11 +15,15 @@ from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh
 
 from experiments.errors import UserError
+from jaxllm.sharding import (BATCH_AXES, batch_axes, batch_sharding, fsdp_sharding, replicated,
+                             replicated_sharding, rule_shardings, train_state_shardings)
 
-BATCH_AXES = ("data", "fsdp")
+__all__ = ["BATCH_AXES", "batch_axes", "batch_sharding", "batch_size_divisor", "fsdp_sharding",
+           "make_mesh", "put_batch", "replicated", "replicated_sharding", "resolve_axis_sizes",
+           "rule_shardings", "train_state_shardings"]
 
 
 def resolve_axis_sizes(axes: Mapping[str, int], num_devices: int) -> dict[str, int]:
@@ -51,21 +59,8 @@ def make_mesh(axes: Mapping[str, int], devices: Sequence[jax.Device] | None = No
   return Mesh(np.asarray(devices).reshape(shape), names, axis_types=types)
 
 
-def batch_axes(mesh: Mesh) -> tuple[str, ...]:
-  return tuple(a for a in BATCH_AXES if a in mesh.axis_names)
-
-
 def batch_size_divisor(mesh: Mesh) -> int:
   return math.prod(mesh.shape[a] for a in batch_axes(mesh))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
-
-
-def batch_sharding(mesh: Mesh, leading: int = 0) -> NamedSharding:
-  """Sharding for arrays whose dim `leading` is the batch (earlier dims, e.g. a scan axis, unsplit)."""
-  return NamedSharding(mesh, P(*([None] * leading), batch_axes(mesh)))
 
 
 def put_batch(batch: Any, mesh: Mesh, leading: int = 0) -> Any:
@@ -88,27 +83,3 @@ def put_batch(batch: Any, mesh: Mesh, leading: int = 0) -> Any:
     return jax.make_array_from_process_local_data(sharding, x)
 
   return jax.tree.map(put, batch)
-
-
-def fsdp_sharding(tree: Any, mesh: Mesh, axis: str = "fsdp", min_size: int = 2**14) -> Any:
-  """Shards each large array along its largest dim divisible by the `axis` size; the rest replicate.
-
-  A simple, model-agnostic FSDP rule (models with logical axis annotations use their own rules).
-  """
-  n = mesh.shape.get(axis, 1)
-
-  def spec(x):
-    shape = getattr(x, "shape", ())
-    if n == 1 or math.prod(shape) < min_size:
-      return NamedSharding(mesh, P())
-    for d in sorted(range(len(shape)), key=lambda i: -shape[i]):
-      if shape[d] % n == 0:
-        return NamedSharding(mesh, P(*([None] * d), axis))
-    return NamedSharding(mesh, P())
-
-  return jax.tree.map(spec, tree)
-
-
-def replicated_sharding(tree: Any, mesh: Mesh) -> Any:
-  return jax.tree.map(lambda _: NamedSharding(mesh, P()), tree)
-

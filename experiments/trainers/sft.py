@@ -1,28 +1,29 @@
 """SFT of a decoder-only LLM on multi-turn chats: from scratch (smoke) or from a HF checkpoint.
 
-Sections: mesh -> tokenizer and model -> data -> optimiser -> state and shardings -> update ->
-loop -> evaluation and samples -> export.
+Sections: mesh and rules -> tokenizer and model -> data -> optimiser -> state and shardings ->
+update -> loop -> evaluation and samples -> export. The pieces other LLM trainers share live in
+jaxllm: HF directories (`jaxllm.hf_dir`), LoRA (`jaxllm.train.lora`), shardings
+(`jaxllm.sharding`), held-out evaluation and greedy samples (`jaxllm.train.evaluate`); this file
+composes them with the runner.
 
 The loss is the token-mean next-token NLL over assistant tokens only (`jaxllm.train.sft_loss`);
 the assistant spans come from the tokenizer's chat template (`jaxllm.data.chat`). Chats are packed
 into fixed rows once on the host; `get_batch(step)` draws rows from a per-epoch permutation seeded
-by the epoch, so a resumed run sees the same batches. Parameters are placed with the model's logical
-sharding rules on the ('data', 'fsdp', 'tensor') mesh; optimiser moments follow their parameters.
-With `lora.rank` > 0 the state's params are {'base', 'lora'}: only the adapters train (the base gets
-no optimiser state) and the export merges them into the base weights.
+by the epoch, so a resumed run sees the same batches. Parameters are placed by the config's
+`sharding.rules` on the ('data', 'fsdp', 'tensor') mesh; optimiser moments follow their
+parameters. The optimiser is `experiments.runtime.optim.make_optimizer(config.optim)` (clipping
+included). With `lora.rank` > 0 the state's params are {'base', 'lora'}: only the adapters train
+(the base gets no optimiser state), each adapter sharded like its kernel, and the export merges
+them into the base weights.
 """
 from __future__ import annotations
 
 import functools
 import math
 import os
-import re
-import shutil
-from pathlib import Path
 
 import flax.nnx as nnx
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -30,55 +31,51 @@ import optax
 from experiments import runtime
 from experiments.errors import UserError
 from experiments.results import write_results
+from experiments.runtime import optim
 from jaxllm import train as llm_train
 from jaxllm.data.chat import ChatTemplateError, PackedRows, pack_examples, tokenize_chat
 from jaxllm.data.corpus import load_chats, split_chats
-from jaxllm.models import ModelConfig, Transformer, logical_to_mesh_rules, model_shardings
-from jaxllm.sampling import Sampler, SamplingParams
+from jaxllm.hf_dir import ModelDirError, export_model_dir, load_model_dir
+from jaxllm.models import ModelConfig, Transformer, model_shardings
+from jaxllm.sharding import Rules, check_rules, train_state_shardings
 from jaxllm.tokenizers import ByteTokenizer
 
-_LORA_PATH = re.compile(r"^layers/\d+/(attn|mlp)/(\w+)_proj$")
 
-
-# ---------------------------------------------------------------------------------------------
-# tokenizer and model
-# ---------------------------------------------------------------------------------------------
 def _one_line(err: Exception) -> str:
   text = str(err).strip().splitlines()
   return text[0] if text else type(err).__name__
 
 
-def load_pretrained(config, mesh, rules):
-  """(Transformer, tokenizer) from config.model_path; every mistake is a one-line UserError."""
-  from jaxllm.hf_io import load_hf_model
-  from jaxllm.tokenizers import load_tokenizer
-
-  path = config.model_path
-  if not path:
+# ---------------------------------------------------------------------------------------------
+# config checks, mesh and rules
+# ---------------------------------------------------------------------------------------------
+def check_config(config) -> None:
+  t = config.train
+  runtime.check_schedule(t.num_steps, t.steps_per_call, log_every=t.log_every,
+                         checkpoint_every=t.checkpoint_every, eval_every=config.eval.every)
+  if config.init not in ("scratch", "pretrained"):
+    raise UserError(f"unknown init '{config.init}'; valid: scratch, pretrained")
+  if config.init == "scratch" and config.model_path:
+    raise UserError("config.model_path is set but init=scratch; use the finetune preset (or "
+                    "--config.init=pretrained) to fine-tune a checkpoint")
+  if config.init == "pretrained" and not config.model_path:
     raise UserError("init=pretrained (the finetune preset) needs --config.model_path=DIR, a local "
                     "Hugging Face model directory (config.json, *.safetensors, tokenizer)")
-  p = Path(path).expanduser()
-  if not p.is_dir():
-    raise UserError(f"config.model_path={path} is not a directory; pass a local Hugging Face "
-                    "model directory")
-  if not (p / "config.json").is_file() or not list(p.glob("*.safetensors")):
-    raise UserError(f"config.model_path={path} is not a Hugging Face model directory: it needs "
-                    "config.json and *.safetensors weights")
-  try:
-    tokenizer = load_tokenizer(p)
-  except Exception as e:  # transformers raises many kinds; the user fixes the directory
-    raise UserError(f"config.model_path={path}: cannot load its tokenizer: {_one_line(e)}") from e
-  if not getattr(tokenizer.hf, "chat_template", None):
-    raise UserError(f"config.model_path={path}: the tokenizer has no chat_template; add one to "
-                    "tokenizer_config.json or chat_template.jinja")
-  try:
-    model = load_hf_model(p, dtype=config.model.dtype, param_dtype=config.model.param_dtype,
-                          mesh=mesh, rules=rules)
-  except (ValueError, FileNotFoundError, KeyError, OSError) as e:
-    raise UserError(f"config.model_path={path}: {_one_line(e)}") from e
-  return model, tokenizer
 
 
+def sharding_rules(config, mesh) -> Rules:
+  """config.sharding.rules as a tuple of (pattern, axes) pairs, checked against the mesh."""
+  rules = tuple(tuple(r) if isinstance(r, (list, tuple)) else r for r in config.sharding.rules)
+  try:
+    check_rules(rules, mesh)
+  except ValueError as e:
+    raise UserError(f"sharding.rules: {e}") from e
+  return rules
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenizer and model
+# ---------------------------------------------------------------------------------------------
 def scratch_model_config(config, tokenizer: ByteTokenizer) -> ModelConfig:
   m = config.model
   return ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=m.hidden_size,
@@ -87,6 +84,25 @@ def scratch_model_config(config, tokenizer: ByteTokenizer) -> ModelConfig:
                      max_position_embeddings=max(2048, config.data.seq_len),
                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                      pad_token_id=tokenizer.pad_token_id, dtype=m.dtype, param_dtype=m.param_dtype)
+
+
+def build_model(config, mesh, rules):
+  """(graphdef, make_params, tokenizer, model config): the pretrained directory loaded onto the
+  mesh, or a random model (`make_params` builds it, to run under jit with its shardings)."""
+  if config.init == "pretrained":
+    try:
+      model, tokenizer = load_model_dir(config.model_path, dtype=config.model.dtype,
+                                        param_dtype=config.model.param_dtype, mesh=mesh,
+                                        rules=rules)
+    except ModelDirError as e:
+      raise UserError(f"config.model_path={e}") from e
+    graphdef, loaded = nnx.split(model)
+    return graphdef, lambda: loaded, tokenizer, model.cfg
+  tokenizer = ByteTokenizer()
+  cfg = scratch_model_config(config, tokenizer)
+  graphdef = nnx.graphdef(nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0))))
+  return (graphdef, lambda: nnx.state(Transformer(cfg, rngs=nnx.Rngs(config.seed))), tokenizer,
+          cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,199 +152,118 @@ def make_get_batch(rows: PackedRows, batch_size: int, seed: int):
 
 
 # ---------------------------------------------------------------------------------------------
-# optimiser and LoRA
+# optimiser, state and shardings
 # ---------------------------------------------------------------------------------------------
 def make_optimizer(config) -> optax.GradientTransformation:
-  o, lora = config.optim, config.lora.rank > 0
-  lr = config.lora.lr if lora else o.lr
-  schedule = optax.warmup_cosine_decay_schedule(0.0, lr, o.warmup_steps, config.train.num_steps,
-                                                end_value=lr * 0.1)
-  decay_mask = lambda params: jax.tree.map(lambda x: x.ndim >= 2, params)
-  tx = optax.adamw(schedule, b2=o.b2, weight_decay=o.weight_decay, mask=decay_mask)
-  return llm_train.lora_optimizer(tx) if lora else tx
+  """runtime.optim's optimiser for config.optim (lr: lora.lr when training adapters, which are then
+  the only parameters it updates)."""
+  if config.lora.rank <= 0:
+    return optim.make_optimizer(config.optim, config.train.num_steps)
+  o = dict(config.optim.to_dict(), lr=config.lora.lr)
+  return llm_train.lora_optimizer(optim.make_optimizer(o, config.train.num_steps))
 
 
-def lora_predicate(targets: str):
-  wanted = {t.strip() for t in targets.split(",") if t.strip()}
-  valid = {"q", "k", "v", "o", "gate", "up", "down"}
-  if not wanted or wanted - valid:
-    raise UserError(f"lora.targets={targets!r}; valid: comma-separated {', '.join(sorted(valid))}")
+def build_state(config, mesh, rules, graphdef, make_params, tx):
+  """(init_fn, state_sharding, logits_fn) for full fine-tuning or LoRA ({'base', 'lora'} params).
 
-  def predicate(name: str, _leaf) -> bool:
-    m = _LORA_PATH.match(name)
-    return bool(m) and m.group(2) in wanted
+  The base parameters are placed by `rules`; LoRA adapters follow their kernels; optimiser
+  moments follow their parameters; step and rng are replicated.
+  """
+  base_logits = llm_train.nnx_logits_fn(graphdef)
+  base_sharding = model_shardings(jax.eval_shape(make_params), mesh, rules)
+  if config.lora.rank > 0:
+    try:
+      predicate = llm_train.transformer_lora_predicate(config.lora.targets)
+    except ValueError as e:
+      raise UserError(f"lora.targets={config.lora.targets!r}: {e}") from e
 
-  return predicate
+    def init_params():
+      base = make_params()
+      adapters = llm_train.init_lora(jax.random.PRNGKey(config.seed + 1), base, predicate,
+                                     config.lora.rank, in_dims=llm_train.transformer_in_dims)
+      return llm_train.lora_params(base, adapters)
 
+    abstract_lora = jax.eval_shape(init_params)["lora"]
+    param_sharding = llm_train.lora_param_shardings(base_sharding, abstract_lora)
+    logits_fn = llm_train.lora_logits_fn(base_logits, config.lora.alpha)
+  else:
+    init_params, param_sharding, logits_fn = make_params, base_sharding, base_logits
 
-def _lora_in_dims(name: str, shape: tuple[int, ...]) -> int:
-  return 2 if name.endswith("attn/o_proj") else 1  # o: [heads, head_dim, embed]
+  def init_fn():
+    return optim.init_train_state(init_params(), tx, config.seed)
+
+  state_sharding = train_state_shardings(jax.eval_shape(init_fn), param_sharding, mesh)
+  return init_fn, state_sharding, logits_fn
 
 
 # ---------------------------------------------------------------------------------------------
 # the trainer
 # ---------------------------------------------------------------------------------------------
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  check_config(config)
   t = config.train
-  runtime.check_schedule(t.num_steps, t.steps_per_call, log_every=t.log_every,
-                         checkpoint_every=t.checkpoint_every, eval_every=config.eval.every)
-  if not 0 <= config.optim.warmup_steps < t.num_steps:
-    raise UserError(f"optim.warmup_steps={config.optim.warmup_steps} must be in [0, "
-                    f"train.num_steps={t.num_steps})")
-  if config.init not in ("scratch", "pretrained"):
-    raise UserError(f"unknown init '{config.init}'; valid: scratch, pretrained")
-  if config.init == "scratch" and config.model_path:
-    raise UserError("config.model_path is set but init=scratch; use the finetune preset (or "
-                    "--config.init=pretrained) to fine-tune a checkpoint")
-  # ---------------------------------------------------------------- mesh
+  tx = make_optimizer(config)  # checks optim.* first: a one-line error before any model loads
+  # ---------------------------------------------------------------- mesh and rules
   mesh = runtime.make_mesh(config.mesh)
-  rules = logical_to_mesh_rules(fsdp=True, tensor=True)
+  rules = sharding_rules(config, mesh)
+  batch_size = config.data.batch_size
+  divisor = runtime.mesh.batch_size_divisor(mesh)
+  if batch_size % divisor:
+    raise UserError(f"data.batch_size={batch_size} is not divisible by the {divisor} devices on "
+                    "mesh axes data x fsdp; change the batch size or the mesh")
 
   # ---------------------------------------------------------------- tokenizer and model
-  if config.init == "pretrained":
-    model, tokenizer = load_pretrained(config, mesh, rules)
-    cfg = model.cfg
-    graphdef, loaded = nnx.split(model)
-    del model
-    make_params = lambda: loaded
-  else:
-    tokenizer = ByteTokenizer()
-    cfg = scratch_model_config(config, tokenizer)
-    graphdef = nnx.graphdef(nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0))))
-    make_params = lambda: nnx.state(Transformer(cfg, rngs=nnx.Rngs(config.seed)))
-  abstract_params = jax.eval_shape(make_params)
-  param_sharding = model_shardings(abstract_params, mesh, rules)
+  graphdef, make_params, tokenizer, cfg = build_model(config, mesh, rules)
 
   # ---------------------------------------------------------------- data
   train_rows, eval_rows = build_rows(config, tokenizer, cfg.vocab_size)
-  batch_size = config.data.batch_size
   get_batch = make_get_batch(train_rows, batch_size, config.seed)
   print(f"[sft] {cfg.num_params() / 1e6:.2f}M params, {len(train_rows)} train rows "
         f"({train_rows.num_target_tokens} assistant tokens), {len(eval_rows)} eval rows of "
         f"{config.data.seq_len} tokens; mesh {dict(mesh.shape)}", flush=True)
 
-  # ---------------------------------------------------------------- optimiser, state, shardings
-  tx = make_optimizer(config)
-  base_logits = llm_train.nnx_logits_fn(graphdef)
-  lora = config.lora.rank > 0
-  if lora:
-    predicate = lora_predicate(config.lora.targets)
-    logits_fn = llm_train.lora_logits_fn(base_logits, config.lora.alpha)
-
-    def init_params():
-      base = make_params()
-      adapters = llm_train.init_lora(jax.random.PRNGKey(config.seed + 1), base, predicate,
-                                     config.lora.rank, in_dims=_lora_in_dims)
-      return llm_train.lora_params(base, adapters)
-  else:
-    logits_fn, init_params = base_logits, make_params
-
-  def init_fn():
-    return llm_train.init_train_state(init_params(), tx)
-
-  abstract_state = jax.eval_shape(init_fn)
-  repl = runtime.replicated(mesh)
-  if lora:
-    # Adapters are small and replicated, the frozen base has no optimiser state: every optimiser
-    # leaf is replicated. (train_state_shardings cannot trace lora_optimizer's callable labels.)
-    param_sharding = {"base": param_sharding,
-                      "lora": jax.tree.map(lambda _: repl, abstract_state["params"]["lora"])}
-    state_sharding = {"params": param_sharding, "step": repl,
-                      "opt_state": jax.tree.map(lambda _: repl, abstract_state["opt_state"])}
-  else:
-    state_sharding = llm_train.train_state_shardings(tx, abstract_state, param_sharding, mesh)
+  # ---------------------------------------------------------------- state and shardings
+  init_fn, state_sharding, logits_fn = build_state(config, mesh, rules, graphdef, make_params, tx)
 
   # ---------------------------------------------------------------- update
   loss_fn = functools.partial(llm_train.sft_loss, logits_fn=logits_fn)
-  train_step = llm_train.make_train_step(loss_fn, tx, max_grad_norm=config.optim.max_grad_norm)
+  train_step = llm_train.make_train_step(loss_fn, tx)  # clipping: inside tx (optim.max_grad_norm)
 
   def step_fn(state, batch, consts):
     del consts
     return train_step(state, batch)
 
-  eval_fn = make_eval_fn(loss_fn, eval_rows, batch_size, config.eval.max_rows, mesh)
+  eval_fn = llm_train.make_eval_fn(loss_fn, eval_rows, batch_size, config.eval.max_rows,
+                                   sharding=runtime.batch_sharding(mesh))
 
   # ---------------------------------------------------------------- loop
   result = runtime.run(workdir=workdir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
-                       state_sharding=state_sharding, num_steps=t.num_steps,
-                       steps_per_call=t.steps_per_call, log_every=t.log_every,
-                       checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-                       get_batch=get_batch, eval_fn=lambda s, _: eval_fn(s["params"]),
-                       eval_every=config.eval.every, meta={"config": config.to_dict()})
+                       state_sharding=state_sharding, get_batch=get_batch,
+                       eval_fn=lambda s, _: eval_fn(s["params"]),
+                       eval_every=config.eval.every, meta={"config": config.to_dict()},
+                       **runtime.loop_args(t))
 
   # ---------------------------------------------------------------- evaluation and samples
   params = result.state["params"]
-  if lora:
+  if config.lora.rank > 0:
     params = llm_train.merge_lora(params["base"], params["lora"], config.lora.alpha)
   model = nnx.merge(graphdef, params)
   evals = eval_fn(result.state["params"])
-  samples = sample_prompts(model, tokenizer, config)
+  samples = llm_train.sample_prompts(model, tokenizer, config.eval.prompts,
+                                     config.eval.max_new_tokens)
+  if samples and jax.process_index() == 0:
+    print("\n[sft] greedy samples:", flush=True)
+    for s in samples:
+      print(f"  user: {s['prompt']}\n  assistant: {s['completion']!r}", flush=True)
 
   # ---------------------------------------------------------------- export
   export_dir = config.export_dir or (os.path.join(config.model_path, "export")
                                      if config.init == "pretrained" else "")
   if export_dir and jax.process_index() == 0:
-    export(model, tokenizer, config, export_dir)
+    export_model_dir(model, tokenizer, export_dir, source_dir=config.model_path or None)
+    print(f"[sft] exported to {export_dir}", flush=True)
   return report(config, workdir, result, evals, samples, export_dir, cfg,
                 batch_size * config.data.seq_len)
-
-
-def make_eval_fn(loss_fn, rows: PackedRows, batch_size: int, max_rows: int, mesh):
-  """params -> {'loss', 'perplexity', 'accuracy'}: token-weighted over the held-out rows."""
-  n = len(rows) if not max_rows else min(max_rows, len(rows))
-  n_batches = max(1, math.ceil(n / batch_size))
-  index = np.arange(n_batches * batch_size) % max(n, 1)
-  batches = []
-  for b in range(n_batches):
-    batch = rows.take(index[b * batch_size:(b + 1) * batch_size])
-    dup = np.arange(b * batch_size, (b + 1) * batch_size) >= n  # wrap-around rows: not scored
-    batch["loss_mask"] = batch["loss_mask"] & ~dup[:, None]
-    batches.append(runtime.put_batch(batch, mesh))
-
-  @jax.jit
-  def score(params, batch):
-    _, m = loss_fn(params, batch)
-    return m["loss"] * m["tokens"], m["accuracy"] * m["tokens"], m["tokens"]
-
-  def eval_fn(params) -> dict[str, float]:
-    totals = np.zeros(3)
-    for batch in batches:
-      totals += np.asarray(jax.device_get(score(params, batch)), np.float64)
-    loss = totals[0] / max(totals[2], 1.0)
-    return {"loss": float(loss), "perplexity": float(math.exp(min(loss, 50.0))),
-            "accuracy": float(totals[1] / max(totals[2], 1.0))}
-
-  return eval_fn
-
-
-def sample_prompts(model, tokenizer, config) -> list[dict[str, str]]:
-  """Greedy completions of `eval.prompts`, each as a one-turn chat with the generation prompt."""
-  prompts = [p for p in config.eval.prompts if p]
-  if not prompts:
-    return []
-  ids = [tokenizer.apply_chat_template([{"role": "user", "content": p}],
-                                       add_generation_prompt=True, tokenize=True) for p in prompts]
-  sampler = Sampler(model, tokenizer)
-  outs = sampler.generate(ids, SamplingParams(max_new_tokens=config.eval.max_new_tokens,
-                                              temperature=0.0))
-  samples = [{"prompt": p, "completion": o.text} for p, o in zip(prompts, outs)]
-  if jax.process_index() == 0:
-    print("\n[sft] greedy samples:", flush=True)
-    for s in samples:
-      print(f"  user: {s['prompt']}\n  assistant: {s['completion']!r}", flush=True)
-  return samples
-
-
-def export(model, tokenizer, config, export_dir: str) -> None:
-  """HF safetensors + config.json, and the tokenizer files so the directory is self-contained."""
-  from jaxllm.hf_io import save_hf_model
-  save_hf_model(model, export_dir)
-  if hasattr(tokenizer, "hf"):
-    tokenizer.hf.save_pretrained(export_dir)
-  gen = Path(config.model_path or "", "generation_config.json")
-  if config.model_path and gen.is_file():
-    shutil.copyfile(gen, Path(export_dir, "generation_config.json"))
-  print(f"[sft] exported to {export_dir}", flush=True)
 
 
 def report(config, workdir, result, evals, samples, export_dir, cfg, tokens_per_step) -> dict:

@@ -3,7 +3,6 @@
 from jaxllm.models.cache import KVCache, init_cache
 from jaxllm.models.config import ModelConfig
 from jaxllm.models.sharding import (
-    batch_sharding,
     init_model,
     logical_to_mesh_rules,
     logical_to_spec,
@@ -16,7 +15,6 @@ __all__ = [
     "KVCache",
     "ModelConfig",
     "Transformer",
-    "batch_sharding",
     "init_cache",
     "init_model",
     "logical_to_mesh_rules",

@@ -75,7 +75,11 @@ def dense(x: jax.Array, kernel: jax.Array, in_dims: int = 1,
 
 
 def positions_from_mask(attention_mask: jax.Array, offset: jax.Array | int = 0) -> jax.Array:
-  """Positions of a left-padded batch: 0 on each row's first real token (padding gets 0 too)."""
+  """Position of each token = real tokens before it (+ `offset` [B], e.g. a cache's filled slots).
+
+  Left padding gets position 0 (+ offset), like each row's first real token; padding on the right
+  repeats the last position. The one definition for the model, the sampler and the losses.
+  """
   pos = jnp.cumsum(attention_mask.astype(jnp.int32), axis=-1) - 1
   return jnp.maximum(pos, 0) + jnp.asarray(offset, jnp.int32)[..., None]
 

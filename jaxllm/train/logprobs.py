@@ -20,6 +20,9 @@ from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
+
+from jaxllm.models.transformer import positions_from_mask
 
 LogitsFn = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
 Batch = Mapping[str, jax.Array]
@@ -30,19 +33,11 @@ def nnx_logits_fn(graphdef: Any) -> LogitsFn:
 
   Models returning `(logits, cache)` (like `jaxllm.models.Transformer`) are unpacked.
   """
-  from flax import nnx  # local: keep this module importable without flax
-
   def logits_fn(params, tokens, positions, attention_mask):
     out = nnx.merge(graphdef, params)(tokens, positions, attention_mask=attention_mask)
     return out[0] if isinstance(out, tuple) else out
 
   return logits_fn
-
-
-def positions_from_mask(attention_mask: jax.Array) -> jax.Array:
-  """Position of each token = number of real tokens before it (left padding gets position 0)."""
-  mask = attention_mask.astype(jnp.int32)
-  return jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
 
 
 def target_mask(batch: Batch) -> jax.Array:

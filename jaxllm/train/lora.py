@@ -13,34 +13,26 @@ Training only the adapters, with params = {"base": base_params, "lora": adapters
 
     logits_fn = lora_logits_fn(base_logits_fn, alpha)      # merges, stop-gradient on the base
     optimizer = lora_optimizer(optax.adamw(1e-4))           # base frozen, no optimiser state
+    shardings = lora_param_shardings(base_shardings, adapters)  # adapters follow their kernels
+
+For `jaxllm.models.Transformer`, `transformer_lora_predicate("q,v")` picks the projections by name
+and `transformer_in_dims` knows each kernel's input dims (o_proj: [heads, head_dim] -> embed).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+import re
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from jaxllm.sharding import path_str
 
 Predicate = Callable[[str, jax.Array], bool]
-
-
-def path_str(path: tuple[Any, ...]) -> str:
-  """'layers/0/attn/q_proj' from a jax key path; NNX's trailing `.value` attribute is dropped."""
-  parts = []
-  for key in path:
-    if isinstance(key, jax.tree_util.DictKey):
-      parts.append(str(key.key))
-    elif isinstance(key, jax.tree_util.SequenceKey):
-      parts.append(str(key.idx))
-    elif isinstance(key, jax.tree_util.GetAttrKey):
-      if key.name != "value":
-        parts.append(key.name)
-    else:
-      parts.append(str(key))
-  return "/".join(parts)
 
 
 def init_lora(key: jax.Array, params: Any, predicate: Predicate, rank: int,
@@ -115,3 +107,56 @@ def lora_optimizer(optimizer: optax.GradientTransformation) -> optax.GradientTra
   """
   return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()},
                                trainable_labels)
+
+
+def lora_param_shardings(base_shardings: Any, adapters: dict[str, dict[str, Any]]
+                         ) -> dict[str, Any]:
+  """Shardings of {'base', 'lora'} params: the base as given, each adapter after its kernel.
+
+  A kernel sharded [*in_spec, *out_spec] gives A (in_shape + (r,)) the spec (*in_spec, None) and
+  B ((r,) + out_shape) the spec (None, *out_spec), so A B and the merged kernel keep the kernel's
+  layout and no adapter is gathered whole on one device. `adapters` may be abstract.
+  """
+  kernels = {path_str(p): s for p, s in jax.tree_util.tree_flatten_with_path(base_shardings)[0]}
+
+  def one(name: str, adapter: dict[str, Any]) -> dict[str, NamedSharding]:
+    kernel = kernels.get(name)
+    if kernel is None:
+      raise ValueError(f"adapter {name!r} has no kernel sharding in base_shardings")
+    k = len(adapter["a"].shape) - 1
+    ndim = k + len(adapter["b"].shape) - 1
+    spec = tuple(kernel.spec) + (None,) * (ndim - len(kernel.spec))
+    return {"a": NamedSharding(kernel.mesh, P(*spec[:k], None)),
+            "b": NamedSharding(kernel.mesh, P(None, *spec[k:]))}
+
+  return {"base": base_shardings, "lora": {n: one(n, a) for n, a in adapters.items()}}
+
+
+# --------------------------------------------------------------------------------------------------
+# LoRA on jaxllm.models.Transformer
+# --------------------------------------------------------------------------------------------------
+
+TRANSFORMER_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
+_TRANSFORMER_KERNEL = re.compile(r"^layers/\d+/(attn|mlp)/(\w+)_proj$")
+
+
+def transformer_lora_predicate(targets: str | Sequence[str]) -> Predicate:
+  """A predicate for `init_lora` selecting the Transformer's projections named in `targets`
+  ("q,k,v,o,gate,up,down" or a sequence of those names); ValueError on unknown names."""
+  names = targets.split(",") if isinstance(targets, str) else list(targets)
+  wanted = {t.strip() for t in names if t.strip()}
+  if not wanted or wanted - set(TRANSFORMER_TARGETS):
+    raise ValueError(f"LoRA targets {sorted(wanted - set(TRANSFORMER_TARGETS)) or 'empty'}; "
+                     f"valid: comma-separated {', '.join(TRANSFORMER_TARGETS)}")
+
+  def predicate(name: str, _leaf) -> bool:
+    m = _TRANSFORMER_KERNEL.match(name)
+    return bool(m) and m.group(2) in wanted
+
+  return predicate
+
+
+def transformer_in_dims(name: str, shape: tuple[int, ...]) -> int:
+  """Input dims of a Transformer kernel: 2 for o_proj [heads, head_dim, embed], else 1."""
+  del shape
+  return 2 if name.endswith("attn/o_proj") else 1
