@@ -160,13 +160,16 @@ def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: Adva
           host: Mapping[str, Any] | None = None, log_every: int = 100,
           checkpoint_every: int = 1000, keep_checkpoints: int = 3,
           eval_fn: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
+          stop_fn: Callable[[], bool] | None = None,
           name: str = "train", checkpoint_subdir: str = "checkpoints",
           writer: MetricWriter | None = None, meta: dict | None = None,
           async_checkpoint: bool = True) -> LoopResult:
   """Advances from the latest checkpoint in `workdir` (or from init_fn) up to `num_steps`.
 
-  See the module docstring. With several processes, host state must agree across processes
-  (process 0's is the one saved).
+  See the module docstring. `stop_fn()` (e.g. early stopping on a validation metric, its state
+  kept as host state) is asked before every call: True ends the run there with a checkpoint, and
+  a rerun that restores that state stops at once. With several processes, host state must agree
+  across processes (process 0's is the one saved).
   """
   k = int(steps_per_call)
   check_schedule(num_steps, k, log_every=log_every, checkpoint_every=checkpoint_every,
@@ -228,6 +231,9 @@ def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: Adva
   with _SigtermFlag() as sigterm:
     try:
       while step < num_steps:
+        if stop_fn is not None and stop_fn():
+          print(f"[{name}] stopped early at step {step}", flush=True)
+          break
         state, m = advance(state, step)
         pending.append((step, m))
         step += k

@@ -109,3 +109,19 @@ def test_host_state_codec_is_exact():
   assert back["rng"] == tree["rng"]
   with pytest.raises(TypeError, match="cannot hold object"):
     host_state.encode({"x": object()})
+
+
+def test_stop_fn_ends_the_run_and_a_rerun_stays_stopped(tmp_path, devices):
+  def run():
+    host, advance = online_toy.make()
+    stop = lambda: host["stats"]["rows"] >= 6 * online_toy.NEW  # host state decides
+    mesh = runtime.make_mesh({"data": -1})
+    sh = runtime.replicated_sharding(jax.eval_shape(online_toy.init_fn), mesh)
+    return runtime.train(workdir=str(tmp_path), mesh=mesh, init_fn=online_toy.init_fn,
+                         advance=advance, state_sharding=sh, num_steps=20, host=host,
+                         log_every=2, checkpoint_every=4, stop_fn=stop, async_checkpoint=False)
+
+  first = run()
+  assert first.step == 6 and _steps(tmp_path) == [4, 6]
+  again = run()
+  assert again.start_step == 6 and again.step == 6 and _steps(tmp_path) == [4, 6]
