@@ -161,14 +161,15 @@ def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: Adva
           checkpoint_every: int = 1000, keep_checkpoints: int = 3,
           eval_fn: Callable[[Any, int], dict] | None = None, eval_every: int = 0,
           stop_fn: Callable[[], bool] | None = None,
-          name: str = "train", checkpoint_subdir: str = "checkpoints",
+          progress_keys: tuple[str, ...] | None = None, name: str = "train", checkpoint_subdir: str = "checkpoints",
           writer: MetricWriter | None = None, meta: dict | None = None,
           async_checkpoint: bool = True) -> LoopResult:
   """Advances from the latest checkpoint in `workdir` (or from init_fn) up to `num_steps`.
 
   See the module docstring. `stop_fn()` (e.g. early stopping on a validation metric, its state
   kept as host state) is asked before every call: True ends the run there with a checkpoint, and
-  a rerun that restores that state stops at once. With several processes, host state must agree
+  a rerun that restores that state stops at once. `progress_keys` picks the metrics the progress
+  line shows (default: all; every metric is written either way). With several processes, host state must agree
   across processes (process 0's is the one saved).
   """
   k = int(steps_per_call)
@@ -242,10 +243,13 @@ def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: Adva
           t_first, s_first = time.perf_counter(), step
         if step % log_every == 0 or step == num_steps:
           raise_if_bad()
-          shown = {n: v for n, v in m.items() if n != NONFINITE_STEP}
-          metrics = writer.write(step, shown, prefix=f"{name}/")
+          logged = {n: v for n, v in m.items() if n != NONFINITE_STEP}
+          metrics = writer.write(step, logged, prefix=f"{name}/")
           t_end = time.perf_counter()
-          progress.update(step, {n.split("/", 1)[-1]: v for n, v in metrics.items()})
+          shown = {n.split("/", 1)[-1]: v for n, v in metrics.items()}
+          if progress_keys is not None:
+            shown = {k: shown[k] for k in progress_keys if k in shown}
+          progress.update(step, shown)
         if eval_fn is not None and eval_every and step % eval_every == 0:
           raise_if_bad()
           writer.write(step, eval_fn(state, step), prefix=f"{name}_eval/")
