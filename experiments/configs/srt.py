@@ -73,7 +73,7 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.base.batch_size = 32
   c.base.optim = optim_config(lr=2e-3, warmup_steps=20, end_lr_fraction=0.1, weight_decay=0.01,
                               decay_mask="matrices", b2=0.95, max_grad_norm=1.0)
-  c.base.num_steps = 2000
+  c.base.num_steps = 1000
   c.base.steps_per_call = 10
   c.base.eval_samples = 16         # samples per prompt when scoring the base model
 
