@@ -1,7 +1,7 @@
 """Environment and agent throughput against references, in one process.
 
   python -m experiments.bench.envs [--env hopper] [--native-batch 64] [--native-steps 200]
-      [--mjx-batch 16] [--mjx-steps 20] [--sac-updates 50] [--repeats 3]
+      [--mjx-batch 16] [--mjx-steps 20] [--sac-updates 50] [--repeats 3] [--only sac ...]
 
 Rows (each a median of `repeats` timed runs after a warm-up / compile run):
   native     jaxrl.envs native backend: `env.step` on `native-batch` environments (random actions,
@@ -208,23 +208,15 @@ def sac_torch_rate(obs_dim, act_dim, updates, repeats):
   return updates / median_time(go, repeats=repeats)
 
 
-def main():
-  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--env", default="hopper")
-  p.add_argument("--native-batch", type=int, default=64)
-  p.add_argument("--native-steps", type=int, default=200)
-  p.add_argument("--mjx-batch", type=int, default=16)
-  p.add_argument("--mjx-steps", type=int, default=20)
-  p.add_argument("--sac-updates", type=int, default=50)
-  p.add_argument("--repeats", type=int, default=3)
-  a = p.parse_args()
-  rows, ratios = [], {}
-  t0 = time.perf_counter()
+def _native_rows(a, rows, ratios):
   nat = native_rate(a.env, a.native_batch, a.native_steps, a.repeats)
   ref = rollout_rate(a.env, a.native_batch, a.native_steps, a.repeats)
   rows += [["native", f"{a.env} x{a.native_batch}", "env steps/s", nat],
            ["mujoco.rollout", f"{a.env} x{a.native_batch}", "env steps/s", ref]]
   ratios["native_vs_mujoco_rollout"] = nat / ref
+
+
+def _mjx_rows(a, rows, ratios):
   mjx = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats)
   mjx_mjcf = mjx_rate(a.env, a.mjx_batch, a.mjx_steps, a.repeats, opt={})
   setting = f"{a.env} x{a.mjx_batch}"
@@ -240,12 +232,36 @@ def main():
     rows.append(["brax mjx", setting, "env steps/s", bx])
     ratios["mjx_vs_brax_mjx"] = mjx / bx
     ratios["mjx_same_model_vs_brax_mjx"] = None if same is None else same / bx
+
+
+def _sac_rows(a, rows, ratios):
   task = envs.make_task(a.env)
   sj = sac_jax_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
   st = sac_torch_rate(task.observation_size, task.action_size, a.sac_updates, a.repeats)
   rows += [["sac (jax)", "2x256, batch 256", "updates/s", sj],
            ["sac (torch cpu)", "2x256, batch 256", "updates/s", st]]
   ratios["sac_jax_vs_torch"] = sj / st
+
+
+GROUPS = {"native": _native_rows, "mjx": _mjx_rows, "sac": _sac_rows}
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--env", default="hopper")
+  p.add_argument("--native-batch", type=int, default=64)
+  p.add_argument("--native-steps", type=int, default=200)
+  p.add_argument("--mjx-batch", type=int, default=16)
+  p.add_argument("--mjx-steps", type=int, default=20)
+  p.add_argument("--sac-updates", type=int, default=50)
+  p.add_argument("--repeats", type=int, default=3)
+  p.add_argument("--only", choices=tuple(GROUPS), action="append",
+                 help="run only these row groups (repeatable; default: all)")
+  a = p.parse_args()
+  rows, ratios = [], {}
+  t0 = time.perf_counter()
+  for name in a.only or GROUPS:
+    GROUPS[name](a, rows, ratios)
   print_table(f"environment and SAC throughput ({time.perf_counter() - t0:.0f}s)",
               ["what", "setting", "unit", "rate"], rows)
   print_ratios(ratios)
