@@ -53,6 +53,9 @@ def online_config(s: ml_collections.ConfigDict, seed: int) -> SACTrainConfig:
 
 
 # ------------------------------------------------------------------ the run
+PROGRESS = ("train_return", "critic_loss", "actor_loss", "alpha", "entropy", "env_steps_per_s")
+
+
 def run_online(env_name: str, train: SACTrainConfig, config: SACConfig, workdir: str,
                snapshot_dir: str, *, log_every: int, checkpoint_every: int,
                keep_checkpoints: int = 2, save_buffer: bool = False, name: str = "sac",
@@ -76,7 +79,7 @@ def run_online(env_name: str, train: SACTrainConfig, config: SACConfig, workdir:
         steps_per_call=train.train_every, host=online.host, log_every=log_every,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
         eval_fn=snapshot if train.snapshot_every else None, eval_every=train.snapshot_every,
-        name=name, meta=meta, async_checkpoint=async_checkpoint)
+        progress_keys=PROGRESS, name=name, meta=meta, async_checkpoint=async_checkpoint)
     final = train.num_env_steps
     if not os.path.exists(os.path.join(snapshot_dir, f"snapshot_{final}.json")):
       snapshot(result.state, final)
