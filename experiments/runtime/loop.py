@@ -152,7 +152,14 @@ def _load_host(host: Mapping[str, Any], saved: Mapping[str, Any] | None, workdir
                     "written by a different trainer or version); use a new --workdir to start "
                     "fresh")
   for n, obj in host.items():
-    obj.load_state_dict(host_lib.decode(saved[n]), _files_dir(workdir, subdir, n))
+    try:
+      obj.load_state_dict(host_lib.decode(saved[n]), _files_dir(workdir, subdir, n))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+      raise UserError(f"checkpoint {where}: host state {n!r} cannot be restored "
+                      f"({type(e).__name__}: {first}); its files under "
+                      f"{_files_dir(workdir, subdir, n)} are missing or damaged: delete {where} "
+                      "to resume from an older checkpoint, or use a new --workdir") from e
 
 
 def train(*, workdir: str, mesh: Mesh, init_fn: Callable[[], Any], advance: AdvanceFn,
