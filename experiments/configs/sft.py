@@ -22,6 +22,9 @@ import ml_collections
 from experiments.runtime.optim import optim_config
 
 PRESETS = ("smoke", "finetune")
+# FSDP over the embedding dimension, Megatron-style tensor parallelism over vocab, MLP and heads.
+SHARDING_RULES = (("vocab", "tensor"), ("embed", "fsdp"), ("mlp", "tensor"), ("heads", "tensor"),
+                  ("kv_heads", "tensor"))
 
 
 def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
@@ -66,8 +69,7 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   # the logical names, e.g. (r"layers/\d+/mlp/down_proj", ("tensor", "fsdp")). Sizes that do not
   # divide replicate. Optimiser moments follow their parameters; LoRA adapters their kernels.
   c.sharding = ml_collections.ConfigDict()
-  c.sharding.rules = (("vocab", "tensor"), ("embed", "fsdp"), ("mlp", "tensor"),
-                      ("heads", "tensor"), ("kv_heads", "tensor"))
+  c.sharding.rules = SHARDING_RULES
 
   # Warm-up, then cosine to 0.1 * lr; AdamW with weight decay on matrices only (ndim >= 2).
   c.optim = optim_config(lr=3e-3, warmup_steps=20, end_lr_fraction=0.1, weight_decay=0.01,

@@ -30,6 +30,7 @@ byte-level models use the shorter `data.suffix` below, which halves their sequen
 """
 import ml_collections
 
+from experiments.configs.sft import SHARDING_RULES
 from experiments.runtime.optim import optim_config
 
 PRESETS = ("smoke", "testbed", "paper")
@@ -47,8 +48,7 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.arms = "ground_truth,srt"
   c.model_path = ""                # a local HF checkpoint instead of the from-scratch base model
   c.sharding = ml_collections.ConfigDict()
-  c.sharding.rules = (("vocab", "tensor"), ("embed", "fsdp"), ("mlp", "tensor"),
-                      ("heads", "tensor"), ("kv_heads", "tensor"))
+  c.sharding.rules = SHARDING_RULES   # as the sft config (jaxllm.sharding rules)
 
   # ---------------------------------------------------------------- testbed (jaxllm.reasoning)
   c.data = ml_collections.ConfigDict()
