@@ -22,7 +22,7 @@ lambda(s) = (s^2 + sd^2) / (s * sd)^2 = 1 / c_out^2, so each term has unit scale
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +42,14 @@ class EDMConfig:
   num_bins: int = 80
   p_mean: float = -1.2
   p_std: float = 1.2
+
+  @classmethod
+  def from_config(cls, section: Mapping[str, Any], **overrides: Any) -> "EDMConfig":
+    """The config from a config section (e.g. a trainer's `config.edm`) holding any of this
+    class's fields -- the others keep their defaults -- with `overrides` (e.g. `num_bins` from an
+    evaluation section) applied last. Other keys of the section are not read."""
+    fields = {f.name: section[f.name] for f in dataclasses.fields(cls) if f.name in section}
+    return cls(**{**fields, **overrides})
 
   def sigmas(self, append_zero: bool = True) -> Array:
     """The `num_bins` Karras grid of this config (descending), optionally ending in 0."""

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.bench.common import median_time, print_ratios, print_table
+from experiments.runtime import optim
 from jaxdiff import edm
 from jaxrl import data as jdata
 from jaxrl.ractd import data as rdata
@@ -64,8 +65,9 @@ def latency(dims, repeats):
 def jax_train_rate(dims, batch, steps, repeats):
   prep = rdata.prepare(synthetic(), "chunks", H)
   n = net(dims, False, emb=64, cond_emb=128)
-  init, step = train.make_teacher(prep, n, train.Stage(batch_size=batch, num_steps=10 ** 6),
-                                  edm.EDMConfig(), 0)
+  tx = optim.make_optimizer(optim.optim_config(lr=1e-4), 10 ** 6)   # AdamW, like torch's side
+  init, step = train.make_teacher(prep, n, train.Stage(batch_size=batch, tx=tx), edm.EDMConfig(),
+                                  0)
 
   def multi(state, data):
     return jax.lax.scan(lambda s, _: step(s, None, data), state, None, length=steps)

@@ -8,6 +8,8 @@ distance and moment errors of Heun samples against exact mixture samples.
 """
 import ml_collections
 
+from experiments.runtime.optim import optim_config
+
 PRESETS = ("smoke", "full")
 
 
@@ -34,13 +36,12 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.edm.rho = 7.0
   c.edm.sigma_data = 0.5
 
-  c.optim = ml_collections.ConfigDict()
-  c.optim.lr = 2e-3
-  c.optim.warmup_steps = 100
-  c.optim.weight_decay = 0.0
-  c.optim.ema_decay = 0.995
+  # AdamW, linear warm-up then cosine to 0 (experiments/runtime/optim.py lists every field).
+  c.optim = optim_config(name="adamw", lr=2e-3, schedule="cosine", warmup_steps=100,
+                         weight_decay=0.0)
 
   c.train = ml_collections.ConfigDict()
+  c.train.ema_decay = 0.995       # EMA of the parameters, sampled at evaluation
   c.train.num_steps = 4000
   c.train.steps_per_call = 100
   c.train.log_every = 500

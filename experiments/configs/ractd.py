@@ -16,10 +16,16 @@ task (REWARD_WEIGHTS); reward model 64-128-256 Mish MLP on gamma 0.99 returns-to
 horizons 128/256/384. Not in the paper, decided here (config values): step counts (teacher
 200k, reward 50k, student 100k), teacher EMA 0.999, student eval EMA 0.999, warm-up 1000 steps,
 obs standardisation, FiLM condition embedding width 256, 10 evaluation episodes.
+
+Each stage section (teacher, reward, student) holds its batch size, EMA decay, the loop's fields
+(num_steps, steps_per_call, log_every, checkpoint_every, keep_checkpoints) and an `optim`
+section (experiments/runtime/optim.py: AdamW, linear warm-up then cosine to 0, global-norm
+clipping at 1), e.g. --config.student.optim.lr=3e-4.
 """
 import ml_collections
 
 from experiments.configs import unknown_preset
+from experiments.runtime.optim import optim_config
 
 LOCOMOTION = ("hopper", "walker2d", "halfcheetah")
 LEVELS = ("medium", "medium-replay", "medium-expert")
@@ -38,8 +44,9 @@ PRESETS = ("smoke",) + tuple(f"{e}-{lv}" for e in LOCOMOTION for lv in LEVELS) +
 def _stage(batch_size, num_steps, lr=1e-4, weight_decay=0.0, ema_decay=0.0, warmup_steps=1000,
            log_every=1000, checkpoint_every=10_000, steps_per_call=100):
   return ml_collections.ConfigDict(dict(
-      batch_size=batch_size, num_steps=num_steps, lr=lr, weight_decay=weight_decay,
-      warmup_steps=warmup_steps, schedule="cosine", grad_clip=1.0, ema_decay=ema_decay,
+      batch_size=batch_size, num_steps=num_steps, ema_decay=ema_decay,
+      optim=optim_config(name="adamw", lr=lr, weight_decay=weight_decay, schedule="cosine",
+                         warmup_steps=warmup_steps, max_grad_norm=1.0),
       steps_per_call=steps_per_call, log_every=log_every, checkpoint_every=checkpoint_every,
       keep_checkpoints=2))
 
@@ -98,15 +105,15 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.model.cond_embed_dim = 64
     c.model.reward_widths = (64, 128, 256)
     for stage, steps in ((c.teacher, 1500), (c.reward, 1000), (c.student, 500)):
-      stage.update(dict(num_steps=steps, warmup_steps=100, steps_per_call=50, log_every=250,
-                        checkpoint_every=500))
+      stage.update(dict(num_steps=steps, steps_per_call=50, log_every=250, checkpoint_every=500))
+      stage.optim.warmup_steps = 100
     c.teacher.batch_size = 256
-    c.teacher.lr = 1e-3
+    c.teacher.optim.lr = 1e-3
     c.teacher.ema_decay = 0.99
     c.reward.batch_size = 256
-    c.reward.lr = 1e-3
+    c.reward.optim.lr = 1e-3
     c.student.batch_size = 128
-    c.student.lr = 3e-4
+    c.student.optim.lr = 3e-4
     c.student.ema_decay = 0.9
     c.eval.episodes = 5
     c.eval.teacher_bins = 80

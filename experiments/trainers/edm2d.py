@@ -2,10 +2,13 @@
 
 Sections: mesh -> data -> model -> state and shardings -> update -> loop -> evaluation.
 The data are drawn inside the jitted update from the exact mixture (no host input pipeline), so
-the whole run is a handful of compiled calls. Evaluation compares Heun samples of the EMA model
-with exact mixture samples (sliced Wasserstein-2, mean/covariance errors) next to two references:
-the same sampler driven by the mixture's exact denoiser (the sampler's own error) and a second
-exact sample set (the finite-sample floor).
+the whole run is a handful of compiled calls. The train state is the codebase's layout
+(experiments/runtime/optim.py: params, opt_state, step, rng, ema), the optimiser comes from
+`config.optim` (runtime.optim.make_optimizer) and the loop's cadence from `config.train`.
+Evaluation compares Heun samples of the EMA model with exact mixture samples (sliced
+Wasserstein-2, mean/covariance errors) next to three references: the same sampler driven by the
+mixture's exact denoiser (the sampler's own error), a second exact sample set (the finite-sample
+floor) and the model at its initialisation (what training bought).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import optax
 from experiments import runtime
 from experiments.errors import UserError
 from experiments.results import write_results
+from experiments.runtime import optim
 from jaxdiff import edm, metrics, samplers, toy
 from jaxdiff.networks.mlp import MLPDenoiser
 
@@ -31,19 +35,11 @@ def make_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> MLPDenoiser
                      emb_dim=config.model.emb_dim, rngs=rngs)
 
 
-def edm_config(config) -> edm.EDMConfig:
-  e = config.edm
-  return edm.EDMConfig(sigma_min=e.sigma_min, sigma_max=e.sigma_max, rho=e.rho,
-                       sigma_data=e.sigma_data, num_bins=config.eval.num_bins)
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   t = config.train
   runtime.check_schedule(t.num_steps, t.steps_per_call, log_every=t.log_every,
                          checkpoint_every=t.checkpoint_every)
-  if not 0 <= config.optim.warmup_steps < t.num_steps:
-    raise UserError(f"optim.warmup_steps={config.optim.warmup_steps} must be in [0, "
-                    f"train.num_steps={t.num_steps})")
+  tx = optim.make_optimizer(config.optim, t.num_steps)
   # ---------------------------------------------------------------- mesh
   mesh = runtime.make_mesh(config.mesh)
   data_sharding = runtime.batch_sharding(mesh)
@@ -56,21 +52,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # ---------------------------------------------------------------- model
   graphdef, abstract_params = nnx.split(nnx.eval_shape(lambda: make_model(config, nnx.Rngs(0))))
-  ecfg = edm_config(config)
+  ecfg = edm.EDMConfig.from_config(config.edm, num_bins=config.eval.num_bins)
 
   def net_apply(params):
     model = nnx.merge(graphdef, params)
     return lambda x, c_noise, cond=None: model(x, c_noise, cond)
 
-  schedule = optax.warmup_cosine_decay_schedule(0.0, config.optim.lr, config.optim.warmup_steps,
-                                                config.train.num_steps)
-  tx = optax.adamw(schedule, weight_decay=config.optim.weight_decay)
-
   # ---------------------------------------------------------------- state and shardings
+  def init_params():
+    return nnx.state(make_model(config, nnx.Rngs(config.seed)))
+
   def init_fn():
-    params = nnx.state(make_model(config, nnx.Rngs(config.seed)))
-    return {"params": params, "ema": params, "opt": tx.init(params),
-            "rng": jax.random.PRNGKey(config.seed + 1)}
+    return optim.init_train_state(init_params(), tx, config.seed + 1, ema=True)
 
   state_sharding = runtime.replicated_sharding(jax.eval_shape(init_fn), mesh)
 
@@ -84,26 +77,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       return edm.edm_loss(net_apply(params), x0, k_loss, config=ecfg)
 
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-    updates, opt = tx.update(grads, state["opt"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
-    d = config.optim.ema_decay
-    ema = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state["ema"], params)
-    return ({"params": params, "ema": ema, "opt": opt, "rng": rng},
+    return (optim.apply_gradients(state, grads, tx, t.ema_decay, rng=rng),
             {"loss": loss, "grad_norm": optax.global_norm(grads)})
 
   # ---------------------------------------------------------------- loop
   result = runtime.run(workdir=workdir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
-                       state_sharding=state_sharding, num_steps=t.num_steps,
-                       steps_per_call=t.steps_per_call, log_every=t.log_every,
-                       checkpoint_every=t.checkpoint_every, keep_checkpoints=t.keep_checkpoints,
-                       consts=gmm, consts_sharding=runtime.replicated_sharding(gmm, mesh),
-                       meta={"config": config.to_dict()})
+                       state_sharding=state_sharding, consts=gmm,
+                       consts_sharding=runtime.replicated_sharding(gmm, mesh),
+                       meta={"config": config.to_dict()}, **runtime.loop_args(t))
 
   # ---------------------------------------------------------------- evaluation
-  return evaluate(config, workdir, gmm, net_apply(result.state["ema"]), ecfg, result)
+  untrained = net_apply(jax.jit(init_params)())
+  return evaluate(config, workdir, gmm, net_apply(result.state["ema"]), untrained, ecfg, result)
 
 
-def evaluate(config, workdir, gmm, apply, ecfg, result) -> dict:
+MODEL, UNTRAINED, ORACLE, FLOOR = ("model (EMA, Heun)", "untrained model, Heun",
+                                   "exact denoiser, Heun", "exact samples")
+
+
+def evaluate(config, workdir, gmm, apply, untrained_apply, ecfg, result) -> dict:
+  """Sample-quality rows (module docstring) of the trained and the untrained model, written to
+  results.json with the run's step and rate."""
   n = config.eval.num_samples
   keys = jax.random.split(jax.random.PRNGKey(config.seed + 2), 4)
   proj = metrics.random_projections(keys[0], 2, 256)
@@ -112,21 +106,22 @@ def evaluate(config, workdir, gmm, apply, ecfg, result) -> dict:
 
   @jax.jit
   def draw(key):
-    model_x = samplers.sample(edm.make_denoiser(apply, ecfg.sigma_data), key, (n, 2), ecfg)
-    oracle_x = samplers.sample(gmm.denoise_fn, key, (n, 2), ecfg)
-    return model_x, oracle_x
+    heun = lambda denoise_fn: samplers.sample(denoise_fn, key, (n, 2), ecfg)
+    return (heun(edm.make_denoiser(apply, ecfg.sigma_data)),
+            heun(edm.make_denoiser(untrained_apply, ecfg.sigma_data)), heun(gmm.denoise_fn))
 
-  model_x, oracle_x = draw(keys[3])
+  model_x, untrained_x, oracle_x = draw(keys[3])
   rows = {}
-  for name, x in (("model (EMA, Heun)", model_x), ("exact denoiser, Heun", oracle_x),
-                  ("exact samples", floor)):
+  for name, x in ((MODEL, model_x), (UNTRAINED, untrained_x), (ORACLE, oracle_x),
+                  (FLOOR, floor)):
     m = metrics.moment_errors(x, gmm.mean(), gmm.cov())
     rows[name] = {"sliced_w2": float(metrics.sliced_wasserstein(x, exact, proj)),
                   "mean_err": float(m["mean_err"]), "cov_err": float(m["cov_err"])}
   nfe = samplers.sampler_nfe("heun", ecfg.num_bins + 1)
-  out = {"sliced_w2": rows["model (EMA, Heun)"]["sliced_w2"],
-         "sliced_w2_exact_denoiser": rows["exact denoiser, Heun"]["sliced_w2"],
-         "sliced_w2_floor": rows["exact samples"]["sliced_w2"], "nfe": nfe,
+  out = {"sliced_w2": rows[MODEL]["sliced_w2"],
+         "sliced_w2_untrained": rows[UNTRAINED]["sliced_w2"],
+         "sliced_w2_exact_denoiser": rows[ORACLE]["sliced_w2"],
+         "sliced_w2_floor": rows[FLOOR]["sliced_w2"], "nfe": nfe,
          "num_samples": n, "steps": result.step,
          "train_steps_per_second": result.steps_per_second, "rows": rows}
   write_results(workdir, out, rows, title=f"edm2d ({config.data.mixture}): {n} samples vs exact, "

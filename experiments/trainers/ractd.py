@@ -5,7 +5,9 @@ Sections: task and mesh -> dataset (load, or generate/reuse via jaxrl.behavior) 
 
 Every training stage is one `experiments.runtime.run` with its own checkpoint directory under the
 workdir (teacher/, reward/, student/), so a rerun restores each finished stage from its last
-checkpoint (nothing retrains) and continues the interrupted one from its latest checkpoint.
+checkpoint (nothing retrains) and continues the interrupted one from its latest checkpoint. A
+stage's config section gives its optimiser (`<stage>.optim`, runtime.optim.make_optimizer), EMA
+decay, batch size and the loop's cadence (runtime.loop_args).
 Evaluations are cached as eval_teacher.json / eval_student.json, keyed by the stage's step and the
 evaluation settings. results.json holds, for `teacher` (Heun, 2 * bins - 1 NFE) and `student`
 (CTM, `student_steps` NFE): normalized_score, score_stderr, nfe, seconds_per_action (batch-1
@@ -25,7 +27,7 @@ from experiments import runtime
 from experiments.configs import datasets as datasets_config
 from experiments.errors import UserError
 from experiments.results import write_results
-from experiments.runtime import paths
+from experiments.runtime import optim, paths
 from experiments.trainers import datasets as datasets_trainer
 from jaxdiff import edm
 from jaxrl import data as jdata
@@ -66,16 +68,14 @@ def load_dataset(config: ml_collections.ConfigDict, env: str) -> jdata.OfflineDa
   return jdata.load(path, env=env)
 
 
-def stage_of(c: ml_collections.ConfigDict) -> train.Stage:
-  return train.Stage(batch_size=c.batch_size, num_steps=c.num_steps, lr=c.lr,
-                     weight_decay=c.weight_decay, warmup_steps=c.warmup_steps,
-                     schedule=c.schedule, grad_clip=c.grad_clip, ema_decay=c.ema_decay)
+STAGES = ("teacher", "reward", "student")
 
 
-def edm_config(config) -> edm.EDMConfig:
-  e = config.edm
-  return edm.EDMConfig(sigma_min=e.sigma_min, sigma_max=e.sigma_max, rho=e.rho,
-                       sigma_data=e.sigma_data, num_bins=e.num_bins)
+def stage_of(config: ml_collections.ConfigDict, name: str) -> train.Stage:
+  """The library's Stage for config.<name>: batch size, EMA decay, optimiser from <name>.optim."""
+  s = config[name]
+  return train.Stage(batch_size=s.batch_size, ema_decay=s.ema_decay,
+                     tx=optim.make_optimizer(s.optim, s.num_steps, prefix=f"{name}.optim"))
 
 
 def build_networks(config, prep: rdata.Prepared):
@@ -92,35 +92,32 @@ def build_networks(config, prep: rdata.Prepared):
   return teacher, student, reward
 
 
-def _check(config) -> None:
-  for name in ("teacher", "reward", "student"):
+def _check(config) -> dict[str, train.Stage]:
+  """UserError for a bad setting, before any work; the three stages otherwise."""
+  for name in STAGES:
     s = config[name]
     runtime.check_schedule(s.num_steps, s.steps_per_call, log_every=s.log_every,
                            checkpoint_every=s.checkpoint_every)
-    if not 0 <= s.warmup_steps < s.num_steps:
-      raise UserError(f"{name}.warmup_steps={s.warmup_steps} must be in [0, {name}.num_steps="
-                      f"{s.num_steps})")
+  stages = {name: stage_of(config, name) for name in STAGES}
   if config.student.dsm_stop not in ("t", "sigma_min"):
     raise UserError(f"student.dsm_stop={config.student.dsm_stop!r}: choose 't' or 'sigma_min'")
   if config.eval.student_steps < 1 or config.eval.teacher_bins < 2:
     raise UserError("eval.student_steps must be >= 1 and eval.teacher_bins >= 2")
+  return stages
 
 
 def _run_stage(name, config, workdir, mesh, init_fn, step_fn, consts):
-  s = config[name]
   state_sharding = runtime.replicated_sharding(jax.eval_shape(init_fn), mesh)
   t0 = time.perf_counter()
   result = runtime.run(workdir=workdir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
-                       state_sharding=state_sharding, num_steps=s.num_steps,
-                       steps_per_call=s.steps_per_call, log_every=s.log_every,
-                       checkpoint_every=s.checkpoint_every, keep_checkpoints=s.keep_checkpoints,
-                       consts=consts, name=name, checkpoint_subdir=name,
-                       meta={"config": config.to_dict()})
+                       state_sharding=state_sharding, consts=consts, name=name,
+                       checkpoint_subdir=name, meta={"config": config.to_dict()},
+                       **runtime.loop_args(config[name]))
   return result, time.perf_counter() - t0
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  _check(config)
+  stages = _check(config)
   env, kind = parse_task(config.task)
   if kind == "chunks" and config.model.horizon % 2 ** (len(config.model.down_dims) - 1):
     raise UserError(f"model.horizon={config.model.horizon} must be divisible by "
@@ -137,19 +134,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if jax.process_index() == 0:
     paths.write_text(paths.join(workdir, "normalizers.json"), prep.scalers_json())
   seconds = {"dataset": time.perf_counter() - t0}
-  ecfg = edm_config(config)
+  ecfg = edm.EDMConfig.from_config(config.edm)
   teacher_net, student_net, reward_net = build_networks(config, prep)
 
   # ---------------------------------------------------------------- teacher
-  init_fn, step_fn = train.make_teacher(prep, teacher_net, stage_of(config.teacher), ecfg,
-                                        config.seed, mesh)
+  init_fn, step_fn = train.make_teacher(prep, teacher_net, stages["teacher"], ecfg, config.seed,
+                                        mesh)
   teacher, seconds["teacher"] = _run_stage("teacher", config, workdir, mesh, init_fn, step_fn,
                                            prep.data)
   teacher_params = teacher.state["ema"] if "ema" in teacher.state else teacher.state["params"]
 
   # ---------------------------------------------------------------- reward model
-  init_fn, step_fn = train.make_reward(prep, reward_net, stage_of(config.reward), config.seed + 3,
-                                       mesh)
+  init_fn, step_fn = train.make_reward(prep, reward_net, stages["reward"], config.seed + 3, mesh)
   reward, seconds["reward"] = _run_stage("reward", config, workdir, mesh, init_fn, step_fn,
                                          prep.data)
 
@@ -160,7 +156,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   init_params = networks.student_params_from_teacher(student_net.init_params, teacher_params,
                                                      config.model.emb_dim)
   init_fn, step_fn = train.make_student(prep, student_net, teacher_net, reward_net, init_params,
-                                        stage_of(s), ecfg, weights, config.seed + 4, mesh)
+                                        stages["student"], ecfg, weights, config.seed + 4, mesh)
   consts = {"data": prep.data, "teacher": teacher_params, "reward": reward.state["params"]}
   student, seconds["student"] = _run_stage("student", config, workdir, mesh, init_fn, step_fn,
                                            consts)

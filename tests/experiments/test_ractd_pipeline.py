@@ -56,8 +56,9 @@ def tiny_config(path):
   c.model.cond_embed_dim = 16
   c.model.reward_widths = (8, 8, 8)
   for stage in (c.teacher, c.reward, c.student):
-    stage.update(dict(num_steps=20, warmup_steps=2, steps_per_call=5, log_every=10,
-                      checkpoint_every=10, batch_size=16))
+    stage.update(dict(num_steps=20, steps_per_call=5, log_every=10, checkpoint_every=10,
+                      batch_size=16))
+    stage.optim.warmup_steps = 2
   c.eval.update(dict(episodes=2, max_episode_steps=10, teacher_bins=4, latency_repeats=2))
   return c
 
@@ -110,6 +111,10 @@ def test_bad_settings_fail_with_one_line(tmp_path, dataset_path):
   c = tiny_config(str(tmp_path / "missing.hdf5"))
   with pytest.raises(UserError, match="missing.hdf5"):
     ractd.train_and_evaluate(c, str(tmp_path / "b"))
+  c = tiny_config(dataset_path)
+  c.student.optim.warmup_steps = 20
+  with pytest.raises(UserError, match=r"student.optim.warmup_steps=20 must be in \[0, num_steps"):
+    ractd.train_and_evaluate(c, str(tmp_path / "w"))
   c = tiny_config(dataset_path)
   c.student.dsm_stop = "x"
   with pytest.raises(UserError, match="dsm_stop"):

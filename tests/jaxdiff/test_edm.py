@@ -18,6 +18,14 @@ def test_config_defaults_are_ractd():
     cfg.sigma_max = 1.0  # frozen
 
 
+def test_config_from_a_config_section():
+  """A trainer's edm section gives the fields it has (others stay default); overrides win."""
+  section = {"sigma_min": 0.01, "sigma_max": 40.0, "rho": 5.0, "sigma_data": 1.0,
+             "num_bins": 20, "note": "ignored"}
+  assert edm.EDMConfig.from_config(section) == edm.EDMConfig(0.01, 40.0, 5.0, 1.0, 20)
+  c = edm.EDMConfig.from_config({"sigma_data": 0.25}, num_bins=8)
+  assert c == edm.EDMConfig(sigma_data=0.25, num_bins=8)
+
 def test_karras_sigmas_endpoints_monotone_and_middle():
   s = np.asarray(edm.karras_sigmas(80), np.float64)
   assert s.shape == (81,)

@@ -9,6 +9,7 @@ import pytest
 from jax.sharding import AxisType
 
 from experiments import runtime
+from experiments.runtime import optim
 from jaxdiff import ctm, edm
 from jaxrl.ractd import data as rdata
 from jaxrl.ractd import losses, maze, networks, policy, train
@@ -125,8 +126,9 @@ def test_student_loss_is_ctm_plus_dsm_plus_weighted_reward_term(prep):
 
 def _trainers(prep, mesh):
   teacher, student, reward = tiny_nets(prep)
-  stage = train.Stage(batch_size=16, num_steps=10, lr=1e-3, weight_decay=1e-4, warmup_steps=2,
-                      grad_clip=1.0, ema_decay=0.9)
+  tx = optim.make_optimizer(optim.optim_config(lr=1e-3, weight_decay=1e-4, warmup_steps=2,
+                                                max_grad_norm=1.0), 10)
+  stage = train.Stage(batch_size=16, tx=tx, ema_decay=0.9)
   t_init, t_step = train.make_teacher(prep, teacher, stage, ECFG, 0, mesh)
   r_init, r_step = train.make_reward(prep, reward, stage, 1, mesh)
   s_params = networks.student_params_from_teacher(student.init_params, teacher.init_params,
