@@ -1,19 +1,23 @@
-"""RACTD pieces: data preparation, student-from-teacher init, reward term, sharded == unsharded."""
+"""RACTD pieces: data preparation, student-from-teacher init, reward term, sharded == unsharded,
+the student's update (its loss falls; no gradient reaches teacher or target), and a distilled
+one-step student that beats its untrained self on a toy with a known action distribution."""
 from __future__ import annotations
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from jax.sharding import AxisType
 
 from experiments import runtime
 from experiments.runtime import optim
-from jaxdiff import ctm, edm
+from jaxdiff import ctm, edm, metrics
 from jaxrl.ractd import data as rdata
 from jaxrl.ractd import losses, maze, networks, policy, train
-from tests.jaxrl.ractd_fixtures import ACT, ECFG, OBS, TINY, synthetic_dataset, tiny_nets
+from tests.jaxrl.ractd_fixtures import (ACT, ECFG, OBS, TINY, bimodal_dataset,
+                                        bimodal_first_action, synthetic_dataset, tiny_nets)
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +222,88 @@ def test_maze_reward_term_sums_the_plan_and_planner_runs_an_episode():
   assert np.all(plan >= lo - 1e-4) and np.all(plan <= hi + 1e-4)
   np.testing.assert_array_equal(res.lengths, [300, 300])
   np.testing.assert_allclose(res.scores, 100 * (res.returns - 23.85) / (161.86 - 23.85))
+
+
+# ------------------------------------------------------------------ the student's update
+def test_student_steps_lower_its_loss_and_no_gradient_reaches_teacher_or_target(prep):
+  """make_student's step on the synthetic problem (random teacher and reward model): 20 steps
+  lower its loss on one fixed batch and noise draw (the step's own loss metric, from a state whose
+  key is set to the same probe key before and after), and the loss has exactly zero gradient
+  w.r.t. the CTM target's weights and the teacher's."""
+  teacher, student, reward = tiny_nets(prep)
+  s0 = networks.student_params_from_teacher(student.init_params, teacher.init_params,
+                                            TINY["emb_dim"])
+  weights = losses.StudentLoss(reward_weight=0.5)
+  consts = {"data": prep.data, "teacher": teacher.init_params, "reward": reward.init_params}
+  frozen = jax.device_get(consts)
+  init_fn, step_fn = train.make_student(prep, student, teacher, reward, s0,
+                                        train.Stage(64, optax.adam(1e-3)), ECFG, weights, 0)
+  step = jax.jit(lambda s: step_fn(s, None, consts))
+  probe_key = jax.random.PRNGKey(9)
+  state = jax.jit(init_fn)()
+  before = step(dict(state, rng=probe_key))[1]
+  for _ in range(20):
+    state = step(state)[0]
+  after = step(dict(state, rng=probe_key))[1]
+  assert int(state["step"]) == 20 and float(before["grad_norm"]) > 0
+  # Measured: loss 2.11 -> 1.44 (ctm 0.60 -> 0.39, dsm 1.40 -> 0.98); 0.85 asks for a clear drop.
+  assert float(after["loss"]) < 0.85 * float(before["loss"]), (before, after)
+  assert float(after["ctm"]) < float(before["ctm"]), (before, after)
+  chex.assert_trees_all_equal(jax.device_get(consts), frozen)  # the frozen nets are untouched
+
+  objective = train.student_objective(prep, student, teacher, reward, ECFG, weights, 64)
+  keys = tuple(jax.random.split(jax.random.PRNGKey(1), 3))
+  grads = jax.jit(jax.grad(lambda target, t: objective(
+      state["params"], target, dict(consts, teacher=t), keys)[0], argnums=(0, 1)))(
+          state["params"], consts["teacher"])
+  for g in jax.tree.leaves(grads):
+    np.testing.assert_array_equal(np.asarray(g), 0.0)
+
+
+# ------------------------------------------------------------------ distillation on a toy
+TOY_ECFG = edm.EDMConfig(num_bins=18)
+TOY_STEPS, TOY_CALL = 300, 50      # steps per stage; steps per jitted call
+
+
+def _fit(init_fn, step_fn, consts):
+  call = jax.jit(lambda s, c: jax.lax.scan(lambda s, _: step_fn(s, None, c), s, None,
+                                           length=TOY_CALL)[0], donate_argnums=0)
+  state = jax.jit(init_fn)()
+  for _ in range(TOY_STEPS // TOY_CALL):
+    state = call(state, consts)
+  return state
+
+
+def test_trained_one_step_student_beats_the_untrained_one():
+  """Teacher, then student (reward weight 0), trained by jaxrl.ractd.train's step functions on
+  `bimodal_dataset` (1-D actions, chunks of 8), each AdamW cosine over 300 steps with EMA 0.95;
+  one-step samples of the student's EMA vs the student at its initialisation from the teacher."""
+  p = rdata.prepare(bimodal_dataset(), "chunks", horizon=8)
+  teacher, student, reward = tiny_nets(p)
+
+  def stage(lr):
+    return train.Stage(batch_size=64, ema_decay=0.95, tx=optim.make_optimizer(
+        optim.optim_config(lr=lr), TOY_STEPS))
+
+  t_params = _fit(*train.make_teacher(p, teacher, stage(2e-3), TOY_ECFG, 0), p.data)["ema"]
+  s0 = networks.student_params_from_teacher(student.init_params, t_params, TINY["emb_dim"])
+  consts = {"data": p.data, "teacher": t_params, "reward": reward.init_params}
+  s_end = _fit(*train.make_student(p, student, teacher, reward, s0, stage(5e-3), TOY_ECFG,
+                                   losses.StudentLoss(reward_weight=0.0), 1), consts)
+
+  n = 2048
+  sample = jax.jit(policy.make_sampler("student", student, (8, 1), TOY_ECFG, steps=1))
+  cond = jax.random.normal(jax.random.PRNGKey(3), (n, 2))
+  exact = bimodal_first_action().sample(jax.random.PRNGKey(4), n)
+
+  def w1(params):   # exact 1-D Wasserstein-1 of first actions vs exact mixture samples
+    a0 = sample(params, cond, jax.random.PRNGKey(5))[:, 0]
+    return float(metrics.sliced_wasserstein(a0, exact, jnp.ones((1, 1)), p=1.0))
+
+  trained, untrained = w1(s_end["ema"]), w1(s0)
+  # Measured: trained 0.066, untrained 0.188 (at init the student's one step is the teacher's
+  # denoiser D(x_T, sigma_max), an estimate of the mean that misses both modes); the teacher's
+  # own 35-NFE Heun samples ~0.025, two exact sample sets 0.005-0.02. In scratch runs of this
+  # setting (another draw of the dataset), four student seeds gave 0.046-0.133 against 0.204
+  # (the errors are mode weights: 0.133 had 43/57 of the samples in the two modes), hence 0.7x.
+  assert trained < 0.7 * untrained, (trained, untrained)
