@@ -31,7 +31,6 @@ from experiments.runtime import optim, paths
 from experiments.trainers import datasets as datasets_trainer
 from jaxdiff import edm
 from jaxrl import data as jdata
-from jaxrl.behavior import datasets as gen
 from jaxrl.evaluation import Evaluator
 from jaxrl.ractd import data as rdata
 from jaxrl.ractd import losses, maze, networks, policy, train
@@ -64,7 +63,9 @@ def load_dataset(config: ml_collections.ConfigDict, env: str) -> jdata.OfflineDa
   if spec.env != env:
     raise UserError(f"config.data.preset={preset!r} makes {spec.env} data but config.task="
                     f"{config.task!r} needs {env}")
-  path, _ = gen.generate(spec, config.data.data_dir or None)
+  s = dcfg.sac  # the behaviour SAC runs on the loop: an interrupted build resumes
+  path, _ = datasets_trainer.generate(spec, config.data.data_dir or None, s.log_every,
+                                      s.checkpoint_every, s.keep_checkpoints)
   return jdata.load(path, env=env)
 
 
