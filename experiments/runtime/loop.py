@@ -122,7 +122,6 @@ def check_schedule(num_steps: int, steps_per_call: int, **every: int) -> None:
     raise UserError(f"num_steps={num_steps} must be a multiple of steps_per_call={steps_per_call}")
 
 
-
 def loop_args(t: Mapping[str, Any]) -> dict[str, Any]:
   """The loop's keyword arguments from a config's `train` section (the fields every trainer
   passes): num_steps, steps_per_call, log_every, checkpoint_every, keep_checkpoints and,
