@@ -84,6 +84,10 @@ class RecordStore:
     """key -> record of every episode whose latest record is "completed"."""
     return {k: r for k, r in self.records.items() if r.get("status") == "completed"}
 
+  def finals(self) -> dict[str, dict[str, Any]]:
+    """key -> latest final record of every episode (completed or errored after its retries)."""
+    return dict(self.records)
+
   def append(self, record: dict[str, Any]) -> None:
     """Writes one final record (a dict with "key" and "status") and makes it the key's latest."""
     os.makedirs(os.path.dirname(self.path), exist_ok=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import collections
 import os
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from jaxllm.episodes import pool
 from jaxllm.episodes.heartbeat import Limits
@@ -88,17 +88,31 @@ class Scheduler:
   # ---------------------------------------------------------------- the loop
   def run(self) -> list[dict[str, Any]]:
     """Runs every episode not already completed in the store; returns all final records."""
+    for _ in self.records():
+      pass
+    return [self._finals[s.key] for s in self.specs if s.key in self._finals]
+
+  def records(self, skip: str = "completed") -> Iterator[dict[str, Any]]:
+    """Runs the episodes, yielding each final record as it lands (an online loop's source).
+
+    `skip`: "completed" skips episodes the store holds as completed (errored ones run again);
+    "final" skips every episode the store holds a final record for. Closing the generator
+    early kills the workers (in-flight episodes are dropped, not recorded).
+    """
     os.makedirs(self.workdir, exist_ok=True)
     if self.store is None:
       self.store = RecordStore(self.workdir)
-    done = self.store.completed()
+    if skip not in ("completed", "final"):
+      raise ValueError(f"skip must be 'completed' or 'final', got {skip!r}")
+    done = self.store.completed() if skip == "completed" else self.store.finals()
     todo = [s for s in self.specs if s.key not in done]
     if self.verbose and len(todo) < len(self.specs):
       print(f"resuming: {len(self.specs) - len(todo)} of {len(self.specs)} episodes already "
-            "completed in this workdir", flush=True)
+            f"{'completed' if skip == 'completed' else 'final'} in this workdir", flush=True)
     queue = collections.deque((s, 1, []) for s in todo)
     current: dict[int, tuple[EpisodeSpec, int, list[str]]] = {}  # worker index -> queue item
     finals: dict[str, dict[str, Any]] = {}
+    self._finals = finals
     start = time.time()
     finished = False
     try:
@@ -111,28 +125,35 @@ class Scheduler:
             w.start(item[0])
             self.on_event("start", item[0], w, item[1])
         self._wait()
+        landed: list[dict[str, Any] | None] = []
         for i, w in enumerate(self.workers):
           replace = False
           for msg in w.poll():
             if msg[0] == "beat":
               self.on_event("beat", current[w.index][0], w, msg[1:3])
             elif msg[0] == "done":
-              self._finish(current.pop(w.index), msg[1], queue, finals, w)
+              landed.append(self._finish(current.pop(w.index), msg[1], queue, finals, w))
             elif msg[0] == "died":
               replace = True
               if w.index in current:
                 item = current.pop(w.index)
-                self._finish(item, failure(item[0], "crash", msg[1]), queue, finals, w)
+                landed.append(self._finish(item, failure(item[0], "crash", msg[1]), queue,
+                                           finals, w))
               break
           reason = "" if replace else w.overdue()
           if reason:
             item = current.pop(w.index)
             self.on_event("kill", item[0], w, reason)
-            self._finish(item, failure(item[0], "timeout", reason), queue, finals, w)
+            landed.append(self._finish(item, failure(item[0], "timeout", reason), queue, finals,
+                                       w))
             replace = True
           if replace:  # kill what is left of the worker (and its children) and start a new one
             self._retire(w)
             self.workers[i] = self._new_worker(w.index) if (queue or current) else _Idle(w.index)
+        for record in landed:
+          if record is not None:
+            yield record
+        landed.clear()
       finished = True
     finally:
       for w in self.workers:  # interrupted (Ctrl-C, an error): kill rather than wait for episodes
@@ -143,7 +164,6 @@ class Scheduler:
         shutdown()
       self.wall_s = time.time() - start
     finals.update(done)
-    return [finals[s.key] for s in self.specs if s.key in finals]
 
   def _retire(self, worker, graceful: bool = False) -> None:
     if isinstance(worker, _Idle):
@@ -153,7 +173,9 @@ class Scheduler:
     else:
       worker.kill()
 
-  def _finish(self, item, summary: dict[str, Any], queue, finals, worker) -> None:
+  def _finish(self, item, summary: dict[str, Any], queue, finals, worker
+              ) -> dict[str, Any] | None:
+    """Requeues a retryable failure (None) or records the final episode (its record)."""
     spec, attempt, errors = item
     if (summary["status"] == "errored" and summary["error_kind"] in self.retried_kinds
         and attempt <= self.max_retries):
@@ -162,7 +184,7 @@ class Scheduler:
       self.on_event("retry", spec, worker, summary["error"])
       if self.verbose:
         print(f"relaunching {spec.key} (attempt {attempt + 1}): {summary['error']}", flush=True)
-      return
+      return None
     record = {**summary, "attempts": attempt, "attempt_errors": errors,
               "worker": worker.index, "time": time.time()}
     self.store.append(record)
@@ -173,6 +195,7 @@ class Scheduler:
                  else f"errored ({record['error_kind']}: {record['error'][:120]})")
       print(f"[{len(finals)}/{len(self.specs)}] {spec.agent} {spec.task_id} seed {spec.seed}: "
             f"{outcome} ({record['steps']} steps, {record.get('elapsed_s', 0):.1f}s)", flush=True)
+    return record
 
 
 class _Idle:

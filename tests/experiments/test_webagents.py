@@ -66,9 +66,13 @@ def test_oracle_and_llm_agent_study_with_screenshots_then_resume(tmp_path):
     for s in steps:
       assert (ep / s["screenshot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    res = _run(args)  # resume: nothing runs again, the same table is printed
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and rows[-1]["study/success_rate"] == 1.0
+
+    res = _run(args)  # resume: the loop restores the finished study, nothing runs again
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming: 2 of 2 episodes already completed" in res.stdout
+    assert "[study] resumed from" in res.stdout
+    assert re.search(r"generic / mail.verification_code\s+1\s+1\s+0\s+0\s+2", res.stdout)
     assert len(server.requests) == n_requests
 
 
