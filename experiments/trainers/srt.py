@@ -20,6 +20,7 @@ import time
 
 import flax.nnx as nnx
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -139,10 +140,9 @@ def cached(path: str, key: dict, fn):
 
 
 def score(sampler, tokenizer, problems, config, n, seed):
-  ev = evaluate(sampler, tokenizer, problems, config.data.suffix, n=n,
-                max_new_tokens=config.rl.max_new_tokens, temperature=config.rl.temperature,
-                seed=seed)
-  return ev
+  return evaluate(sampler, tokenizer, problems, config.data.suffix, n=n,
+                  max_new_tokens=config.rl.max_new_tokens, temperature=config.rl.temperature,
+                  seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +171,8 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
   param_sharding = model_shardings(jax.eval_shape(lambda: base_params), mesh, rules)
 
   def init_fn():
-    return optim.init_train_state(jax.tree.map(lambda x: x + 0, base_params), tx, config.seed)
+    # A copy: the update donates the train state, and base_params stay the frozen reference.
+    return optim.init_train_state(jax.tree.map(jnp.copy, base_params), tx, config.seed)
 
   state_sharding = train_state_shardings(jax.eval_shape(init_fn), param_sharding, mesh)
   sampling = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature,
