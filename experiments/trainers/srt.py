@@ -178,13 +178,14 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
   sampling = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature,
                             n=r.samples_per_prompt)
   pg = PGConfig(kl_coef=r.kl_coef, entropy_coef=r.entropy_coef, clip_eps=r.clip_eps,
-                num_minibatches=r.num_minibatches, num_epochs=r.num_epochs)
+                num_minibatches=r.num_minibatches, num_epochs=r.num_epochs,
+                old_logprobs=r.old_logprobs)
   try:
     pg.validate(r.prompts_per_step * r.samples_per_prompt, r.samples_per_prompt)
   except ValueError as e:
     raise UserError(f"rl: {e}") from None
   rl = OnlineRL(graphdef, base_params, tokenizer, sampling, pg, tx, spec.build(labels),
-                mesh=mesh, state_sharding=state_sharding)
+                mesh=mesh, state_sharding=state_sharding, length_bucket=r.length_bucket)
 
   # ---------------------------------------------------------------- host state, advance, eval
   rng = runtime.RngState([config.seed, ARMS.index(arm)])

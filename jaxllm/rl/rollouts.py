@@ -10,7 +10,10 @@
 
 Rows are prompt-major: rows [i*n, (i+1)*n) are the n samples of prompt i (the group RLOO uses).
 Lp is the prompt bucket (a power-of-two multiple of `prompt_bucket`) and Lc = max_new_tokens, so
-shapes, and the update's compilation, stay fixed across steps. The sampler prefills each prompt
+shapes, and the update's compilation, stay fixed across steps. With `length_bucket=k` the layout is
+tight instead: Lp and Lc are the longest prompt and completion rounded up to multiples of k (fewer
+padded tokens for the reference and update passes, at the cost of one compilation per shape seen;
+short answers under a long max_new_tokens are where it pays). The sampler prefills each prompt
 once and shares it across its n samples, reading the trainer's device parameters directly
 (`sampler.update(state["params"])`: no host copy).
 """
@@ -60,11 +63,16 @@ class Rollouts:
 
 
 def collect(sampler: Sampler, prompt_ids: Sequence[Sequence[int]], params: SamplingParams,
-            pad_id: int = 0, prompt_bucket: int = 16) -> Rollouts:
+            pad_id: int = 0, prompt_bucket: int = 16, length_bucket: int = 0) -> Rollouts:
   """Samples params.n completions per prompt and lays them out (module docstring)."""
   outs = sampler.generate([list(p) for p in prompt_ids], params)
   n, lc = params.n, params.max_new_tokens
   lp = bucket(max(len(p) for p in prompt_ids), prompt_bucket)
+  if length_bucket > 0:
+    def up(x):
+      return -(-max(x, 1) // length_bucket) * length_bucket
+    lp = up(max(len(p) for p in prompt_ids))
+    lc = min(up(max(len(o.tokens) for o in outs)), lc)
   b = len(outs)
   tokens = np.full((b, lp + lc), pad_id, np.int32)
   attn = np.zeros((b, lp + lc), bool)

@@ -8,7 +8,8 @@
 and returns per-rollout `rewards`, the `kl_mask` and its own metrics. The sampler reads
 `state["params"]` in place (the same device arrays the update writes; no host copy); the reference
 log-probs and the update are jitted once each, with the update's state donated and, given a mesh,
-the rollout batch split over its ("data", "fsdp") axes and the state on `state_sharding`.
+the rollout batch split over its ("data", "fsdp") axes and the state on `state_sharding`
+(`length_bucket`: `collect`'s tight layout).
 `metrics` holds the update's metrics, the reward function's, and the wall time of each phase
 (`time/sample_s`, `time/score_s`, `time/ref_s`, `time/update_s`), measured with a device sync at
 each phase end, so they add up to the step's time.
@@ -48,8 +49,9 @@ class OnlineRL:
   def __init__(self, graphdef: Any, params: Any, tokenizer: Any, sampling: SamplingParams,
                cfg: PGConfig, tx: optax.GradientTransformation, reward_fn: RewardFn, *,
                mesh: Mesh | None = None, state_sharding: Any = None, cache_size: int | None = None,
-               prompt_bucket: int = 16):
+               prompt_bucket: int = 16, length_bucket: int = 0):
     self.sampling, self.cfg, self.reward_fn = sampling, cfg, reward_fn
+    self.length_bucket = length_bucket
     self.tokenizer, self.prompt_bucket = tokenizer, prompt_bucket
     self.sampler = Sampler(nnx.merge(graphdef, params), tokenizer, cache_size=cache_size,
                            prompt_bucket=prompt_bucket)
@@ -82,7 +84,8 @@ class OnlineRL:
     self.sampler.update(params)
     pad = getattr(self.tokenizer, "pad_token_id", None) or 0
     return collect(self.sampler, prompt_ids, dataclasses.replace(self.sampling, seed=int(seed)),
-                   pad_id=pad, prompt_bucket=self.prompt_bucket)
+                   pad_id=pad, prompt_bucket=self.prompt_bucket,
+                   length_bucket=self.length_bucket)
 
   def step(self, state: dict, ref_params: Any, prompts: Sequence[Any],
            prompt_ids: Sequence[Sequence[int]], seed: int

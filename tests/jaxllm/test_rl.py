@@ -148,3 +148,28 @@ def test_sharded_rl_step_equals_single_device(model, devices):
   # Adam turns float-rounding differences of near-zero gradients into ~lr-sized steps, hence atol.
   chex.assert_trees_all_close(jax.device_get(s8["params"]), jax.device_get(s1["params"]),
                               rtol=1e-4, atol=2e-5)
+
+
+def test_tight_layout_gives_the_same_update(model):
+  """length_bucket trims padding only: the same rollouts give the same update (token-mean loss,
+  positions from the attention mask)."""
+  graphdef, params = nnx.split(model)
+  tx = optax.sgd(1.0)
+
+  def reward_fn(prompts, rollouts):
+    r = np.array([float(t.count("a") > 0) for t in rollouts.texts], np.float32)
+    return Scored(r, np.ones(len(r), bool))
+
+  out = {}
+  for lb in (0, 5):
+    rl = OnlineRL(graphdef, params, TOK, SAMPLING, PGConfig(kl_coef=0.1), tx, reward_fn,
+                  cache_size=64, length_bucket=lb)
+    r = rl.sample(params, PROMPTS, seed=3)
+    assert r.tokens.shape == ((2 * N, 16 + 8) if lb == 0 else (2 * N, 15 + 8))
+    state = {"params": jax.tree.map(jnp.copy, params), "opt_state": tx.init(params),
+             "step": jnp.zeros((), jnp.int32), "rng": jax.random.PRNGKey(0)}
+    out[lb] = rl.step(state, params, ["p0", "p1"], PROMPTS, seed=3)
+  assert out[0][2].texts == out[5][2].texts
+  np.testing.assert_allclose(out[0][1]["loss"], out[5][1]["loss"], rtol=1e-5, atol=1e-7)
+  chex.assert_trees_all_close(jax.device_get(out[0][0]["params"]),
+                              jax.device_get(out[5][0]["params"]), rtol=1e-4, atol=1e-6)
