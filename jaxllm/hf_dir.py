@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ def load_model_dir(path: str | os.PathLike, *, dtype: str = "float32",
     model = load_hf_model(p, dtype=dtype, param_dtype=param_dtype, mesh=mesh, rules=rules)
   except (ValueError, FileNotFoundError, KeyError, OSError) as e:
     raise ModelDirError(f"{path}: {_one_line(e)}") from e
+  from jaxllm.sampling import vocab_mismatch
+  mismatch = vocab_mismatch(tokenizer, model.cfg.vocab_size)
+  if mismatch:
+    print(f"[jaxllm] warning: {path}: {mismatch}", file=sys.stderr, flush=True)
   return model, tokenizer
 
 

@@ -216,6 +216,30 @@ def _bucket(n: int, minimum: int) -> int:
   return size
 
 
+def safe_pad_id(tokenizer: Any, vocab_size: int) -> int:
+  """The tokenizer's pad id if it indexes the embedding table, else 0. Padded positions are
+  masked, so any in-range id gives the same outputs; an out-of-range one (a pad token the
+  tokenizer added past the checkpoint's vocabulary) would gather NaN into the KV cache."""
+  pad = getattr(tokenizer, "pad_token_id", None) if tokenizer is not None else None
+  return int(pad) if pad is not None and 0 <= int(pad) < vocab_size else 0
+
+
+def vocab_mismatch(tokenizer: Any, vocab_size: int) -> str | None:
+  """One line naming the tokenizer ids outside the model's embedding table, or None."""
+  n = getattr(tokenizer, "vocab_size", None)
+  ids = set(range(vocab_size, n)) if isinstance(n, int) and n > vocab_size else set()
+  for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+    t = getattr(tokenizer, name, None)
+    if isinstance(t, int) and not 0 <= t < vocab_size:
+      ids.add(t)
+  if not ids:
+    return None
+  ids = sorted(ids)
+  shown = ", ".join(map(str, ids[:6])) + (f", ... ({len(ids)} ids)" if len(ids) > 6 else "")
+  return (f"tokenizer ids {shown} are outside the model's {vocab_size}-row embedding table; "
+          "prompts containing them are rejected and padding uses id 0")
+
+
 class Sampler:
   """Generates completions for token-id or text prompts with a fixed model graph.
 
@@ -237,6 +261,7 @@ class Sampler:
     self.tokenizer = tokenizer
     self.cache_size = cache_size
     self.prompt_bucket = prompt_bucket
+    self.pad_id = safe_pad_id(tokenizer, self.cfg.vocab_size)
     self._prefill = _prefill_jit
     self._decode = _decode_jit
     if max_decode_traces is not None:
@@ -272,6 +297,11 @@ class Sampler:
     if params.stop_strings and self.tokenizer is None:
       raise ValueError("stop_strings need a tokenizer: Sampler(model, tokenizer).")
     rows = [list(p) for p in prompts]   # prefilled once each, then repeated n times
+    vocab = self.cfg.vocab_size
+    bad = sorted({t for r in rows for t in r if not 0 <= t < vocab})
+    if bad:
+      raise ValueError(f"prompt token ids {bad[:8]} are outside the model's vocabulary "
+                       f"(0..{vocab - 1}); the tokenizer and the checkpoint do not match.")
     b = len(rows) * params.n
     p_len = _bucket(max(len(r) for r in rows), self.prompt_bucket)
     cache_size = self.cache_size or _bucket(p_len + params.max_new_tokens, self.prompt_bucket)
@@ -279,8 +309,7 @@ class Sampler:
       raise ValueError(f"prompt of {p_len} (bucketed) tokens does not fit cache_size={cache_size}.")
     n_out = cache_size - p_len
     max_new = min(params.max_new_tokens, n_out)
-    pad = self.tokenizer.pad_token_id if self.tokenizer is not None else 0
-    tokens = np.full((len(rows), p_len), pad if pad is not None else 0, np.int32)
+    tokens = np.full((len(rows), p_len), self.pad_id, np.int32)
     mask = np.zeros((len(rows), p_len), bool)
     for i, r in enumerate(rows):
       tokens[i, p_len - len(r):] = r

@@ -75,6 +75,10 @@ def build(args: argparse.Namespace) -> web.Application:
 
   model = load_hf_model(args.model, dtype=args.dtype)
   tokenizer = load_tokenizer_for(args)
+  from jaxllm.sampling import vocab_mismatch
+  mismatch = vocab_mismatch(tokenizer, model.cfg.vocab_size)
+  if mismatch:
+    print(f"[jaxllm.serve] warning: {args.model}: {mismatch}", file=sys.stderr, flush=True)
   cache_size = args.cache_size or min(model.cfg.max_position_embeddings, 4096)
   if cache_size <= args.prompt_bucket:
     raise SystemExit(f"--cache-size {cache_size} must be larger than --prompt-bucket "

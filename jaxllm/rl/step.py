@@ -82,9 +82,8 @@ class OnlineRL:
 
   def sample(self, params: Any, prompt_ids: Sequence[Sequence[int]], seed: int) -> Rollouts:
     self.sampler.update(params)
-    pad = getattr(self.tokenizer, "pad_token_id", None) or 0
     return collect(self.sampler, prompt_ids, dataclasses.replace(self.sampling, seed=int(seed)),
-                   pad_id=pad, prompt_bucket=self.prompt_bucket,
+                   pad_id=self.sampler.pad_id, prompt_bucket=self.prompt_bucket,
                    length_bucket=self.length_bucket)
 
   def step(self, state: dict, ref_params: Any, prompts: Sequence[Any],

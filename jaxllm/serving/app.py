@@ -130,6 +130,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
   except Exception as e:  # noqa: BLE001 - template errors are the request's fault
     raise P.ApiError(f"could not apply the chat template: {e}", param="messages",
                      code="invalid_value") from None
+  P.check_token_ids(ids, limits.vocab_size, "messages")
   (results,) = await _generate(request.app, [list(ids)], s, "messages")
   with batcher.tokenizer_lock:
     response = P.chat_response(limits.model_name, results, len(ids), s, tok)

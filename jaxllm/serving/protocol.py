@@ -235,7 +235,18 @@ def parse_prompts(body: dict, tokenizer: Any, vocab_size: int) -> list[list[int]
     if not out[-1]:
       raise ApiError("the prompt is empty after tokenization.", param="prompt",
                      code="invalid_value")
+    check_token_ids(out[-1], vocab_size, "prompt")
   return out
+
+
+def check_token_ids(ids: Sequence[int], vocab_size: int, param: str) -> None:
+  """A tokenized prompt may hold ids the checkpoint has no embedding for (a tokenizer with tokens
+  added past the model's vocabulary): reject the request, not the batch it would join."""
+  bad = sorted({int(t) for t in ids if not 0 <= int(t) < vocab_size})
+  if bad:
+    raise ApiError(f"the tokenized prompt has token ids {bad[:8]} outside the model's vocabulary "
+                   f"[0, {vocab_size}); the tokenizer and the checkpoint do not match.",
+                   param=param, code="invalid_value")
 
 
 def resolve_max_tokens(prompt_len: int, requested: int | None, room: int, limits: Limits,
