@@ -10,10 +10,7 @@ request alone, not the batch it would have joined.
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +21,7 @@ from jaxllm.models.cache import init_cache
 from jaxllm.sampling import Sampler, SamplingParams, safe_pad_id, vocab_mismatch
 from jaxllm.serving import Batcher, ServerThread, build_app
 from jaxllm.tokenizers import ByteTokenizer
+from tests.jaxllm.test_serve import http
 
 FAMILIES = ("llama_gqa", "qwen2_bias_tied", "qwen3_qknorm")
 VOCAB = 97                     # tests.jaxllm.hf_models._COMMON
@@ -107,16 +105,6 @@ class PastVocabBytes(ByteTokenizer):
     return out
 
 
-def _post(srv, body):
-  req = urllib.request.Request(f"{srv.base_url}/completions", data=json.dumps(body).encode(),
-                               headers={"Content-Type": "application/json"})
-  try:
-    with urllib.request.urlopen(req, timeout=60) as resp:
-      return resp.status, json.loads(resp.read())
-  except urllib.error.HTTPError as e:
-    return e.code, json.loads(e.read())
-
-
 def test_server_pads_safely_and_refuses_only_the_bad_request(hf_checkpoints):
   model = load_hf_model(hf_checkpoints["llama_bytes"][0])
   tok = PastVocabBytes()
@@ -130,8 +118,9 @@ def test_server_pads_safely_and_refuses_only_the_bad_request(hf_checkpoints):
 
     def ask(i):
       barrier.wait()
-      out[i] = _post(srv, {"model": "m", "prompt": prompts[i], "max_tokens": 8,
-                           "temperature": 0, "logprobs": 0})
+      out[i] = http(srv, "POST", "/v1/completions",
+                    {"model": "m", "prompt": prompts[i], "max_tokens": 8, "temperature": 0,
+                     "logprobs": 0})
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(prompts))]
     for t in threads:
