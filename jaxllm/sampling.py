@@ -234,10 +234,12 @@ def vocab_mismatch(tokenizer: Any, vocab_size: int) -> str | None:
       ids.add(t)
   if not ids:
     return None
+  pad = getattr(tokenizer, "pad_token_id", None)
+  pad_note = (f"; padding uses id 0, not the pad id {pad}" if pad in ids else "")
   ids = sorted(ids)
   shown = ", ".join(map(str, ids[:6])) + (f", ... ({len(ids)} ids)" if len(ids) > 6 else "")
   return (f"tokenizer ids {shown} are outside the model's {vocab_size}-row embedding table; "
-          "prompts containing them are rejected and padding uses id 0")
+          f"prompts containing them are rejected{pad_note}")
 
 
 class Sampler:

@@ -67,12 +67,12 @@ def collect(sampler: Sampler, prompt_ids: Sequence[Sequence[int]], params: Sampl
   """Samples params.n completions per prompt and lays them out (module docstring)."""
   outs = sampler.generate([list(p) for p in prompt_ids], params)
   n, lc = params.n, params.max_new_tokens
-  lp = bucket(max(len(p) for p in prompt_ids), prompt_bucket)
+  longest = max(len(p) for p in prompt_ids)
   if length_bucket > 0:
-    def up(x):
-      return -(-max(x, 1) // length_bucket) * length_bucket
-    lp = up(max(len(p) for p in prompt_ids))
-    lc = min(up(max(len(o.tokens) for o in outs)), lc)
+    up = lambda x: -(-max(x, 1) // length_bucket) * length_bucket
+    lp, lc = up(longest), min(up(max(len(o.tokens) for o in outs)), lc)
+  else:
+    lp = bucket(longest, prompt_bucket)
   b = len(outs)
   tokens = np.full((b, lp + lc), pad_id, np.int32)
   attn = np.zeros((b, lp + lc), bool)
