@@ -201,13 +201,13 @@ def test_jpeg_model_matches_pillow_and_its_tables():
     mse = float(jnp.mean(jnp.square(z - y)))
     assert 10 * np.log10(4.0 / mse) > 40.0, mse
   # an untrained codec=True JPEGNet is the codec model itself (its residual starts at zero), and
-  # the tables get gradients
-  graphdef, params = jpeg.init_jpeg_net(jax.random.PRNGKey(0), width=4, depth=2)
+  # learnable tables get gradients
+  graphdef, params = jpeg.init_jpeg_net(jax.random.PRNGKey(0), width=4, depth=2, learn_tables=True)
   apply = jpeg.jpeg_net_apply(graphdef)
   out, g = jax.jit(lambda p, x: (apply(p, x), jax.grad(lambda q: jnp.sum(apply(q, x) ** 2))(p)))(
       params, jnp.asarray(x))
   np.testing.assert_allclose(out, model(jnp.asarray(x), jpeg.quant_tables(10)), atol=1e-5)
-  g = g["log_tables"][...]
+  g = g["log_scale"][...]
   assert bool(jnp.all(jnp.isfinite(g))) and float(jnp.max(jnp.abs(g))) > 0
 
 
