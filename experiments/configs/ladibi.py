@@ -36,7 +36,8 @@ import ml_collections
 from experiments.runtime.optim import optim_config
 
 TASKS = ("gaussian-deblur", "motion-deblur", "jpeg")
-PRESETS = ("smoke", "prior-smoke", "prior-shapes", "prior-bundled", "prior-folder") + tuple(
+PRESETS = ("smoke", "prior-smoke", "prior-shapes-cpu", "prior-shapes", "prior-bundled",
+           "prior-folder") + tuple(
     f"restore-{t}" for t in TASKS)
 
 
@@ -91,7 +92,7 @@ def _prior(c: ml_collections.ConfigDict, preset: str) -> None:
   c.eval.num_bins = 32              # Heun grid for the sample grids
   c.eval.guidance = 2.0
 
-  if preset in ("prior-smoke", "smoke"):
+  if preset in ("prior-smoke", "smoke", "prior-shapes-cpu"):
     c.model.channels = (32, 64, 64)
     c.model.num_res_blocks = 1
     c.model.emb_dim = 64
@@ -108,6 +109,12 @@ def _prior(c: ml_collections.ConfigDict, preset: str) -> None:
     c.train.checkpoint_every = 500
     c.augment.jpeg_bank = 256
     c.eval.grid = 4
+  if preset == "prior-shapes-cpu":    # the prior of docs/ladibi_fidelity.md: ~50 min on 2 cores
+    c.train.num_steps = 3000
+    c.train.ema_decay = 0.999
+    c.train.checkpoint_every = 500
+    c.augment.jpeg_bank = 1024
+    c.eval.grid = 6
   elif preset == "prior-bundled":
     c.data.name = "bundled"
     c.data.size = 64

@@ -93,13 +93,11 @@ def denoiser(graphdef, params, sigma_data: float):
 
 
 # ------------------------------------------------------------------------------------ prior
-def train_prior(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def prior_trainer(config: ml_collections.ConfigDict, mesh):
+  """(init_fn, step_fn, consts, graphdef, dataset, EDMConfig) of the prior stage on `mesh`:
+  step_fn(state, None, consts) draws a batch inside the step, sharded over the data axis."""
   t = config.train
-  runtime.check_schedule(t.num_steps, t.steps_per_call, log_every=t.log_every,
-                         checkpoint_every=t.checkpoint_every)
   tx = optim.make_optimizer(config.optim, t.num_steps)
-  # ---------------------------------------------------------------- mesh
-  mesh = runtime.make_mesh(config.mesh)
   data_sharding = runtime.batch_sharding(mesh)
   # ---------------------------------------------------------------- data
   dataset = make_dataset(config)
@@ -110,17 +108,13 @@ def train_prior(config: ml_collections.ConfigDict, workdir: str) -> dict:
   ecfg = edm.EDMConfig.from_config(config.edm)
   graphdef, _ = nnx.split(nnx.eval_shape(lambda: make_model(config, dataset.max_len,
                                                             nnx.Rngs(0))))
-  net_apply = net_apply_fn(graphdef)
 
-  # ---------------------------------------------------------------- state and shardings
+  # ---------------------------------------------------------------- state
   def init_params():
     return nnx.state(make_model(config, dataset.max_len, nnx.Rngs(config.seed)))
 
   def init_fn():
     return optim.init_train_state(init_params(), tx, config.seed + 1, ema=True)
-
-  state_sharding = runtime.replicated_sharding(jax.eval_shape(init_fn), mesh)
-  consts = (dataset, banks)
 
   # ---------------------------------------------------------------- update
   def step_fn(state, batch, consts):
@@ -145,12 +139,20 @@ def train_prior(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return (optim.apply_gradients(state, grads, tx, t.ema_decay, rng=rng),
             {"loss": loss, "grad_norm": optax.global_norm(grads)})
 
-  # ---------------------------------------------------------------- loop
+  return init_fn, step_fn, (dataset, banks), graphdef, dataset, ecfg
+
+
+def train_prior(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  t = config.train
+  runtime.check_schedule(t.num_steps, t.steps_per_call, log_every=t.log_every,
+                         checkpoint_every=t.checkpoint_every)
+  mesh = runtime.make_mesh(config.mesh)
+  init_fn, step_fn, consts, graphdef, dataset, ecfg = prior_trainer(config, mesh)
+  state_sharding = runtime.replicated_sharding(jax.eval_shape(init_fn), mesh)
   result = runtime.run(workdir=workdir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
                        state_sharding=state_sharding, consts=consts,
                        consts_sharding=runtime.replicated_sharding(consts, mesh),
                        meta={"config": config.to_dict()}, **runtime.loop_args(t))
-  # ---------------------------------------------------------------- sample grids
   return evaluate_prior(config, workdir, dataset, graphdef, result.state["ema"], ecfg, result)
 
 

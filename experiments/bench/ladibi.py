@@ -1,0 +1,135 @@
+"""LADiBI speed: the prior's training steps/s against the same U-Net in PyTorch, and restoration
+wall time per image and NFE for LADiBI vs the non-blind sampler.
+
+  python -m experiments.bench.ladibi [--preset prior-smoke] [--batch 32] [--steps 5] [--repeats 3]
+      [--restore-images 4]
+
+Rows:
+  prior train, jaxdiff   our jitted prior update (EDM loss with prompt dropout, AdamW, EMA) on
+                         `batch` captioned 32 px scenes rendered inside the step, `steps` per call
+  prior train, PyTorch   the same U-Net and text encoder (experiments/bench/torch_unet2d.py), EDM
+                         loss and AdamW on the CPU (all cores), a fixed batch already in memory
+  restore, LADiBI        seconds per image and denoiser evaluations (NFE, CFG counted as 2) of
+                         Algorithm 2 + Algorithm 1 (jaxdiff.ladibi.posterior) with the smoke
+                         posterior config, on an untrained prior (timing only)
+  restore, non-blind     the same sampler with the true operator (no operator steps)
+Last line: JSON ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import flax.nnx as nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.bench.common import median_time, print_ratios, print_table
+from experiments.configs import ladibi as ladibi_config
+from experiments.trainers import ladibi as trainer
+from jaxdiff import edm, guidance
+from jaxdiff.images import captions
+from jaxdiff.ladibi import augment
+
+
+def jax_train_rate(config, steps, repeats):
+  from experiments.runtime import optim
+  import optax
+  dataset = trainer.make_dataset(config)
+  banks = trainer.make_banks(config, dataset)
+  ecfg = edm.EDMConfig.from_config(config.edm)
+  model = trainer.make_model(config, dataset.max_len, nnx.Rngs(config.seed))
+  graphdef, params = nnx.split(model)
+  tx = optim.make_optimizer(config.optim, 10 ** 6)
+  a, batch = config.augment, config.data.batch_size
+
+  def step(state, consts):
+    ds, bk = consts
+    rng, k_data, k_deg, k_drop, k_loss = jax.random.split(state["rng"], 5)
+    x0, ids = ds.sample(k_data, batch)
+    x0, ids, _ = augment.degrade_batch(k_deg, x0, ids, bk, fraction=a.degrade_fraction,
+                                       blur_sigma=tuple(a.blur_sigma))
+    ids = guidance.drop_prompts(k_drop, ids, a.prompt_dropout)
+
+    def loss_fn(p):
+      m = nnx.merge(graphdef, p)
+      m.train()
+      return edm.edm_loss(lambda x, c, cond: m(x, c, cond), x0, k_loss, ids, ecfg)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+    return optim.apply_gradients(state, grads, tx, config.train.ema_decay, rng=rng), loss
+
+  def multi(state, consts):
+    return jax.lax.scan(lambda s, _: step(s, consts), state, None, length=steps)
+
+  fn = jax.jit(multi, donate_argnums=0)
+  state = [jax.jit(lambda: optim.init_train_state(params, tx, 1, ema=True))()]
+  consts = (dataset, banks)
+
+  def go():
+    state[0], losses = fn(state[0], consts)
+    jax.block_until_ready(losses)
+
+  return steps / median_time(go, repeats=repeats), model
+
+
+def torch_train_rate(config, jax_model, steps, repeats):
+  import torch  # pylint: disable=g-import-not-at-top
+  from experiments.bench.torch_unet2d import TorchImageUNet, edm_loss, load_jax_params
+  m = config.model
+  dataset = trainer.make_dataset(config)
+  net = TorchImageUNet(3, channels=tuple(m.channels), num_res_blocks=m.num_res_blocks,
+                       attn_levels=tuple(m.attn_levels), emb_dim=m.emb_dim,
+                       text_vocab_size=len(captions.VOCAB) + captions.OFFSET,
+                       text_len=dataset.max_len, text_dim=m.text_dim, text_layers=m.text_layers,
+                       num_heads=m.num_heads, dropout=m.dropout)
+  load_jax_params(net, jax_model)
+  opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.0)
+  x0, ids = jax.jit(dataset.sample, static_argnums=1)(jax.random.PRNGKey(0),
+                                                      config.data.batch_size)
+  x0, ids = torch.tensor(np.asarray(x0)), torch.tensor(np.asarray(ids))
+  net.train()
+
+  def go():
+    for _ in range(steps):
+      opt.zero_grad(set_to_none=True)
+      loss = edm_loss(net, x0, ids)
+      loss.backward()
+      torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+      opt.step()
+
+  return steps / median_time(go, repeats=repeats), torch.get_num_threads()
+
+
+def restore_rates(config, jax_model, num_images, repeats):
+  from experiments.trainers import ladibi_restore
+  return ladibi_restore.time_methods(config, jax_model, num_images, repeats)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--preset", default="prior-smoke")
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--steps", type=int, default=5)
+  p.add_argument("--repeats", type=int, default=3)
+  p.add_argument("--restore-images", type=int, default=0)
+  a = p.parse_args()
+  config = ladibi_config.get_config(a.preset)
+  config.data.batch_size = a.batch
+  t0 = time.perf_counter()
+  ours, model = jax_train_rate(config, a.steps, a.repeats)
+  theirs, threads = torch_train_rate(config, model, a.steps, a.repeats)
+  m = config.model
+  setting = (f"U-Net {tuple(m.channels)} x{m.num_res_blocks}, {config.data.size}px, "
+             f"batch {a.batch}")
+  rows = [("prior train, jaxdiff", setting, "steps/s", ours),
+          (f"prior train, PyTorch ({threads} threads)", setting, "steps/s", theirs)]
+  ratios = {"prior_train_jax_vs_torch": ours / theirs}
+  print_table(f"LADiBI speed ({time.perf_counter() - t0:.0f} s)",
+              ("what", "setting", "unit", "value"), rows)
+  print_ratios(ratios)
+
+
+if __name__ == "__main__":
+  main()
