@@ -168,9 +168,17 @@ def _restore(c: ml_collections.ConfigDict, task: str) -> None:
   c.posterior.init_steps = 5
   c.posterior.init_fit_steps = 100
   c.posterior.init_lr_phi = 0.05
+  c.restore.jpeg_base_quality = 20   # the blind JPEGNet's codec starts at this quality ...
+  c.restore.jpeg_train_quality = (5, 30)  # ... and is pretrained on Pillow JPEGs of these
+  c.restore.jpeg_net_steps = 300
   if task == "jpeg":
     c.restore.kernel_param = "jpeg_net"
     c.restore.classical_iters = 0
+    c.restore.methods = "degraded,ladibi,nonblind,prior_only"
+    # phi is a whole network here: Adam at the kernels' rates (0.01 / 0.05) blows the residual
+    # up to inf within Algorithm 2's 100 fit steps
+    c.posterior.lr_phi = 1e-4
+    c.posterior.init_lr_phi = 1e-3
 
 
 def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:

@@ -11,7 +11,10 @@ Methods (`restore.methods`):
   nonblind    the same refinement with the true operator held fixed (the upper bound)
   prior_only  the guided prior from the noised measurement, no measurement steps (what the prompt
               alone buys)
-  classical   blind Richardson-Lucy (alternating image / kernel updates; blur tasks)
+  classical   blind Richardson-Lucy (alternating image / kernel updates; blur tasks only)
+
+The JPEG task's measurements are Pillow round-trips of the images (host, before the jitted
+calls); its blind operator is a JPEGNet pretrained on a range of qualities (`jpeg_operators`).
 """
 from __future__ import annotations
 
@@ -87,9 +90,12 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
   bad = [m for m in methods if m not in METHODS]
   if bad:
     raise UserError(f"restore.methods: unknown {bad}; valid: {', '.join(METHODS)}")
-  if r.task not in tasks.BLUR_TASKS:
-    raise UserError(f"restore.task='{r.task}' is not implemented by this trainer yet; valid: "
-                    f"{', '.join(tasks.BLUR_TASKS)}")
+  if r.task not in tasks.BLUR_TASKS + ("jpeg",):
+    raise UserError(f"restore.task='{r.task}' is unknown; valid: "
+                    f"{', '.join(tasks.BLUR_TASKS + ('jpeg',))}")
+  if r.task == "jpeg" and "classical" in methods:
+    raise UserError("restore.methods: 'classical' is a blind deblurring baseline; drop it for "
+                    "restore.task=jpeg")
   if r.num_images % r.batch:
     raise UserError(f"restore.num_images={r.num_images} must be a multiple of "
                     f"restore.batch={r.batch}")
@@ -107,15 +113,26 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
   neg_all = captions.encode([neg_text] * r.num_images, dataset.max_len)
   perceptual = image_metrics.perceptual_distance
 
+  # ---------------------------------------------------------------- JPEG: measurements, nets
+  if r.task == "jpeg":
+    from jaxdiff.ladibi import jpeg
+    y_all = jpeg.jpeg_roundtrip(x_all, r.jpeg_quality)
+    jpeg_nets = jpeg_operators(config, workdir, dataset)
+  else:
+    y_all = np.zeros_like(x_all)  # blur tasks draw their measurements inside the jitted call
+
   # ---------------------------------------------------------------- methods (one jit each)
-  def task_of(key, x):
+  def task_of(key, x, y):
+    if r.task == "jpeg":
+      return tasks.jpeg_task(y, *jpeg_nets)
     return tasks.blur_task(key, x, r.task, kernel_size=r.kernel_size, sigma_y=r.sigma_y,
                            gaussian_sigma=r.gaussian_sigma, motion_intensity=r.motion_intensity,
                            kernel_param=r.kernel_param, kernel_init_sigma=r.kernel_init_sigma)
 
-  def run_method(name, key, x, ids, neg):
+  def run_method(name, key, x, y, ids, neg):
     k_task, k_run = jax.random.split(key)
-    t = task_of(k_task, x)
+    t = task_of(k_task, x, y)
+    kernel_of = t.kernel_of or (lambda phi: None)
     cond = (ids, neg)
     out = {"y": t.y, "k_true": t.kernel_true}
     if name == "degraded":
@@ -123,10 +140,10 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
     elif name == "ladibi":
       res = posterior.restore(k_run, t.y, cond, t.phi0, denoise, t.op, pcfg_post,
                               perceptual=perceptual)
-      out.update(x=res["x"], kernel=t.kernel_of(res["phi"]),
-                 kernel_init=t.kernel_of(res["phi_init"]))
+      out.update(x=res["x"], kernel=kernel_of(res["phi"]), kernel_init=kernel_of(res["phi_init"]))
     elif name == "nonblind":
-      out["x"] = posterior.restore_nonblind(k_run, t.y, cond, t.phi_true, denoise, t.op,
+      out["x"] = posterior.restore_nonblind(k_run, t.y, cond, t.phi_true, denoise,
+                                            t.op_true or t.op,
                                             pcfg_post, perceptual=perceptual)
     elif name == "prior_only":
       k_start, k_s = jax.random.split(k_run)
@@ -142,11 +159,12 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
   keys = jax.random.split(jax.random.PRNGKey(r.seed), r.num_images // r.batch)
   outputs, seconds = {}, {}
   for name in methods:
-    fn = jax.jit(lambda key, x, ids, neg, name=name: run_method(name, key, x, ids, neg))
+    fn = jax.jit(lambda key, x, y, ids, neg, name=name: run_method(name, key, x, y, ids, neg))
     parts, t0 = [], None
     for i, key in enumerate(keys):
       sl = slice(i * r.batch, (i + 1) * r.batch)
-      out = fn(key, jnp.asarray(x_all[sl]), jnp.asarray(ids_all[sl]), jnp.asarray(neg_all[sl]))
+      out = fn(key, jnp.asarray(x_all[sl]), jnp.asarray(y_all[sl]), jnp.asarray(ids_all[sl]),
+               jnp.asarray(neg_all[sl]))
       jax.block_until_ready(out)
       if i == 0:
         t0 = time.perf_counter()  # timing excludes the first (compiling) batch
@@ -154,7 +172,8 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
     if len(keys) == 1:  # one batch: time a second run of it
       t0 = time.perf_counter()
       jax.block_until_ready(fn(keys[0], jnp.asarray(x_all[:r.batch]),
-                               jnp.asarray(ids_all[:r.batch]), jnp.asarray(neg_all[:r.batch])))
+                               jnp.asarray(y_all[:r.batch]), jnp.asarray(ids_all[:r.batch]),
+                               jnp.asarray(neg_all[:r.batch])))
     seconds[name] = (time.perf_counter() - t0) / (max(len(keys) - 1, 1) * r.batch)
     outputs[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
                      if parts[0][k] is not None}
@@ -162,13 +181,14 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
 
   # ---------------------------------------------------------------- metrics
   x_true = jnp.asarray(x_all)
-  rows = {}
+  rows, per_image = {}, {}
   for name, out in outputs.items():
     x = jnp.clip(jnp.asarray(out["x"]), -1, 1)
     per = {"psnr": image_metrics.psnr(x, x_true), "ssim": image_metrics.ssim(x, x_true),
            "perceptual": image_metrics.perceptual_distance(x, x_true)}
     if "kernel" in out:
       per["kernel_rel_l2"] = image_metrics.kernel_error(out["kernel"], out["k_true"])["rel_l2"]
+    per_image[name] = {m: np.asarray(v, np.float64).round(5).tolist() for m, v in per.items()}
     row = {}
     for m, v in per.items():
       v = np.asarray(v, np.float64)
@@ -181,12 +201,47 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
       row["nfe"] = posterior.nfe(pcfg_post, blind=False)
     rows[name] = row
   result = {"task": r.task, "split": r.split, "num_images": r.num_images, "seed": r.seed,
-            "positive": r.positive, "negative": neg_text, "rows": rows}
+            "positive": r.positive, "negative": neg_text, "rows": rows, "per_image": per_image}
   write_results(workdir, result, rows,
                 title=f"ladibi {r.task}: {r.num_images} {r.split} images, seed {r.seed}")
   if jax.process_index() == 0:
     save_strips(os.path.join(workdir, "strips.png"), x_all, outputs, r.strips)
   return result
+
+
+def jpeg_operators(config: ml_collections.ConfigDict, workdir: str, dataset):
+  """((graphdef, params) of the blind JPEGNet, (graphdef, params) of the true codec).
+
+  The blind net: codec base at `restore.jpeg_base_quality` (fixed tables), residual trained
+  for `restore.jpeg_net_steps` on Pillow round-trips of train-split images at qualities drawn
+  from `restore.jpeg_train_quality` -- "a strong JPEG of unknown quality"; cached in
+  <workdir>/jpeg_net.msgpack. The true operator: the differentiable codec at the measurement's
+  quality with a zero residual (jaxdiff.ladibi.jpeg.jpeg_model, ~47 dB from Pillow)."""
+  from flax import serialization
+  from jaxdiff.ladibi import jpeg
+  r = config.restore
+  kw = dict(quality=r.jpeg_base_quality)
+  graphdef, params = jpeg.init_jpeg_net(jax.random.PRNGKey(config.seed + 21), **kw)
+  path = paths.join(workdir, "jpeg_net.msgpack")
+  if paths.exists(path):
+    with open(path, "rb") as f:
+      pure = serialization.from_bytes(nnx.to_pure_dict(params), f.read())
+    nnx.replace_by_pure_dict(params, pure)
+  else:
+    sample = jax.jit(lambda k: dataset.sample(k, 16)[0])
+    t0 = time.perf_counter()
+    params = jpeg.train_jpeg_net(
+        jax.random.PRNGKey(config.seed + 22), sample, tuple(r.jpeg_train_quality),
+        steps=r.jpeg_net_steps, net_kwargs=kw,
+        log_fn=lambda step, loss: print(f"[ladibi] jpeg net step {step}: loss {loss:.2e}",
+                                        flush=True))
+    print(f"[ladibi] jpeg net trained in {time.perf_counter() - t0:.0f} s", flush=True)
+    paths.makedirs(workdir)
+    with open(path + ".tmp", "wb") as f:  # atomic: an interrupted write leaves no cache
+      f.write(serialization.to_bytes(nnx.to_pure_dict(params)))
+    os.replace(path + ".tmp", path)
+  true = jpeg.init_jpeg_net(jax.random.PRNGKey(0), quality=r.jpeg_quality)
+  return (graphdef, params), true
 
 
 def save_strips(path: str, x_true, outputs: dict, n: int) -> None:

@@ -5,8 +5,10 @@ y, and a parametric family A_phi that the blind methods search (phi batched per 
 
   gaussian-deblur  y = k_sigma * x + sigma_y n, one isotropic Gaussian kernel for every image;
   motion-deblur    y = k_i * x + sigma_y n, a random motion kernel per image (intensity 0.5);
-  jpeg             y = JPEG_q(x) (Pillow, no added noise); A_phi is a JPEGNet (jaxdiff.ladibi.jpeg)
-                   whose weights start from a net pretrained on Pillow round-trips.
+  jpeg             y = JPEG_q(x) (Pillow, on host, no added noise); A_phi is a JPEGNet
+                   (jaxdiff.ladibi.jpeg) whose weights start from a net pretrained on Pillow
+                   round-trips of a range of qualities; the non-blind bound's operator is the
+                   differentiable codec at the true quality (`jpeg_task`).
 
 For the blur tasks A_phi(x) = phi_kernel * x with phi_kernel = softmax(phi) over k x k logits
 ("softmax") or the projection of phi onto the simplex ("projected"); phi starts as a narrow
@@ -35,6 +37,8 @@ class Task:
   phi0: Any                     # the blind methods' starting phi
   kernel_true: Array | None     # [B, k, k] for blur tasks
   kernel_of: Callable[[Any], Array] | None  # phi -> [B, k, k] kernels
+  op_true: Callable[[Any], Array] | None = None  # the non-blind operator when phi_true is not
+                                                 # a point of the blind family (JPEG); else op
 
 
 def kernel_family(param: str) -> Callable[[Array], Array]:
@@ -70,3 +74,17 @@ def blur_task(key: Array, x: Array, name: str, *, kernel_size: int, sigma_y: flo
     return operators.blur(z, to_kernel(phi))
 
   return Task(y=y, op=op, phi_true=phi_true, phi0=phi0, kernel_true=kernels, kernel_of=to_kernel)
+
+
+def jpeg_task(y: Array, blind: tuple[Any, Any], true: tuple[Any, Any]) -> Task:
+  """The blind JPEG task on measurements y (Pillow round-trips, computed on host).
+
+  blind = (graphdef, params) of the JPEGNet the blind methods adapt (phi0 = one copy per image);
+  true = (graphdef, params) of the non-blind operator (the differentiable codec at the true
+  quality). phi is the whole network per image (`jaxdiff.ladibi.jpeg.jpeg_operator`).
+  """
+  from jaxdiff.ladibi import jpeg
+  b = y.shape[0]
+  return Task(y=y, op=jpeg.jpeg_operator(blind[0]), phi_true=jpeg.tile_params(true[1], b),
+              phi0=jpeg.tile_params(blind[1], b), kernel_true=None, kernel_of=None,
+              op_true=jpeg.jpeg_operator(true[0]))
