@@ -1,6 +1,7 @@
 """LADiBI speed: the prior's training steps/s against the same U-Net in PyTorch.
 
   python -m experiments.bench.ladibi [--preset prior-smoke] [--batch 32] [--steps 5] [--repeats 3]
+  python -m experiments.bench.ladibi --conv     # one 3x3 conv, fwd + both grads, per variant
 
 Rows:
   prior train, jaxdiff   our jitted prior update (EDM loss with prompt dropout, AdamW, EMA) on
@@ -98,13 +99,67 @@ def torch_train_rate(config, jax_model, steps, repeats):
   return steps / median_time(go, repeats=repeats), torch.get_num_threads()
 
 
+def conv_rates(repeats, b=32, h=32, c=96, o=32, steps=10):
+  """ms per fwd + both grads of one 3x3 conv [b, h, h, c] -> o: im2col (ours) and bf16 im2col
+  inside a lax.scan, XLA's native conv as a bare jit (inside a scan it falls to a naive loop),
+  PyTorch's oneDNN conv."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from jaxdiff.networks.conv2d import unfold_conv2d
+  x = jax.random.normal(jax.random.PRNGKey(0), (b, h, h, c))
+  w = 0.05 * jax.random.normal(jax.random.PRNGKey(1), (3, 3, c, o))
+  pads = ((1, 1), (1, 1))
+  variants = {
+      "im2col": lambda x, w: unfold_conv2d(x, w, (1, 1), pads),
+      "im2col bf16 (f32 accumulation)": lambda x, w: unfold_conv2d(
+          x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), (1, 1), pads,
+          preferred_element_type=jnp.float32),
+      "native": lambda x, w: jax.lax.conv_general_dilated(
+          x, w, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))}
+  out = {}
+  for name, f in variants.items():
+    grad = jax.grad(lambda x, w, f=f: jnp.sum(f(x, w) ** 2), argnums=(0, 1))
+    if name == "native":
+      g = jax.jit(grad)
+      fn = lambda: jax.block_until_ready(g(x, w))
+      n = 1
+    else:
+      def loop(x, w, grad=grad):
+        def body(carry, _):
+          dx, dw = grad(*carry)
+          return (carry[0] + 1e-6 * dx, carry[1] + 1e-6 * dw), None
+        return jax.lax.scan(body, (x, w), None, length=steps)[0]
+      lp = jax.jit(loop)
+      fn = lambda lp=lp: jax.block_until_ready(lp(x, w))
+      n = steps
+    out[f"{name} ({'bare jit' if n == 1 else 'in lax.scan'})"] = 1e3 * median_time(
+        fn, repeats=repeats) / n
+  xt = torch.randn(b, c, h, h, requires_grad=True)
+  wt = torch.randn(o, c, 3, 3, requires_grad=True)
+
+  def go():
+    for _ in range(steps):
+      (torch.nn.functional.conv2d(xt, wt, padding=1) ** 2).sum().backward()
+
+  out[f"PyTorch oneDNN ({torch.get_num_threads()} threads)"] = (
+      1e3 * median_time(go, repeats=repeats) / steps)
+  return out
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--preset", default="prior-smoke")
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--steps", type=int, default=5)
   p.add_argument("--repeats", type=int, default=3)
+  p.add_argument("--conv", action="store_true", help="the one-conv comparison only")
   a = p.parse_args()
+  if a.conv:
+    rates = conv_rates(a.repeats)
+    print_table("one 3x3 conv [32, 32, 32, 96] -> 32, fwd + both grads",
+                ("variant", "unit", "value"), [(k, "ms", v) for k, v in rates.items()])
+    print_ratios({"im2col_vs_torch": rates[next(iter(rates))] /
+                  rates[[k for k in rates if k.startswith("PyTorch")][0]]})
+    return
   config = ladibi_config.get_config(a.preset)
   config.data.batch_size = a.batch
   t0 = time.perf_counter()

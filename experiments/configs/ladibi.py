@@ -100,16 +100,18 @@ def _prior(c: ml_collections.ConfigDict, preset: str) -> None:
     c.model.text_layers = 1
     c.model.dropout = 0.0
     c.data.batch_size = 32
-    c.optim = optim_config(name="adamw", lr=1e-3, schedule="cosine", warmup_steps=100,
+    c.optim = optim_config(name="adamw", lr=1e-3, schedule="cosine", warmup_steps=20,
                            weight_decay=0.0, max_grad_norm=1.0)
     c.train.ema_decay = 0.99
-    c.train.num_steps = 1500
+    c.train.num_steps = 200           # a pipeline check (~4 min): samples are still noise
     c.train.steps_per_call = 50
-    c.train.log_every = 250
-    c.train.checkpoint_every = 500
+    c.train.log_every = 50
+    c.train.checkpoint_every = 200
     c.augment.jpeg_bank = 256
     c.eval.grid = 4
   if preset == "prior-shapes-cpu":    # the prior of docs/ladibi_fidelity.md: ~50 min on 2 cores
+    c.optim.warmup_steps = 100
+    c.train.log_every = 250
     c.train.num_steps = 3000
     c.train.ema_decay = 0.999
     c.train.checkpoint_every = 500

@@ -245,3 +245,19 @@ def test_jpeg_operator_is_per_image_and_differentiable(learnt_jpeg_net):
   assert all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree.leaves(gphi))
   assert all(l.shape[0] == 2 for l in jax.tree.leaves(gphi))
   assert bool(jnp.all(jnp.isfinite(gx)))
+
+
+def test_jpeg_task_true_operator_is_the_codec_and_blind_start_is_another_quality():
+  from jaxdiff.ladibi import tasks
+  x = _crops(skimage.data.astronaut(), 4, 32, 0)
+  y = jpeg.jpeg_roundtrip(x, 10)
+  t = tasks.jpeg_task(jnp.asarray(y), jpeg.init_jpeg_net(jax.random.PRNGKey(0), quality=20),
+                      jpeg.init_jpeg_net(jax.random.PRNGKey(1), quality=10))
+  true_y = t.op_true(t.phi_true, jnp.asarray(x))
+  blind_y = t.op(t.phi0, jnp.asarray(x))
+  psnr_true = float(jnp.mean(image_metrics.psnr(true_y, jnp.asarray(y))))
+  psnr_blind = float(jnp.mean(image_metrics.psnr(blind_y, jnp.asarray(y))))
+  assert psnr_true > 40.0                 # the differentiable codec at the true quality
+  assert psnr_blind < psnr_true - 5.0     # quality 20 is a visibly different operator
+  assert t.kernel_true is None and t.kernel_of is None
+  assert jax.tree.leaves(t.phi0)[0].shape[0] == 4   # one network copy per image
