@@ -14,8 +14,10 @@ EXTRA=${3:-}
 PY=${PYTHON:-.venv/bin/python}
 PRIOR=runs/ladibi/prior-shapes-cpu
 mkdir -p runs/ladibi
-"$PY" -m experiments.main --config experiments/configs/ladibi.py:prior-shapes-cpu \
-  --workdir "$PRIOR" 2>&1 | tee -a runs/ladibi/prior.log
+if [ ! -f "$PRIOR/results.json" ]; then
+  "$PY" -m experiments.main --config experiments/configs/ladibi.py:prior-shapes-cpu \
+    --workdir "$PRIOR" 2>&1 | tee -a runs/ladibi/prior.log
+fi
 for task in $TASKS; do
   for seed in $SEEDS; do
     # shellcheck disable=SC2086

@@ -13,7 +13,7 @@ from experiments.trainers import ladibi
 def tiny_config():
   c = configs.get_config("prior-smoke")
   c.data.size, c.data.batch_size = 16, 8
-  c.model.channels, c.model.attn_levels = (8, 16), (1,)
+  c.model.channels, c.model.attn_levels = (8, 16), ()
   c.model.emb_dim = c.model.text_dim = 16
   c.model.num_heads = 2
   c.augment.motion_bank, c.augment.jpeg_bank = 4, 4
