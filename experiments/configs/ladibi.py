@@ -20,9 +20,12 @@ Two stages, one trainer (`config.stage`):
   python -m experiments.main --config experiments/configs/ladibi.py:prior-folder \
       --workdir runs/ladibi/prior-ffhq --config.data.path=/data/ffhq64 --config.data.prompt="a photo of a face"
 
-Presets: smoke (prior-smoke then restore gaussian-deblur on 4 images), prior-smoke, prior-shapes,
-prior-bundled (skimage's bundled photos), prior-folder (a user's image folder), and
-restore-<task> for gaussian-deblur, motion-deblur and jpeg (at the shapes prior's 32 px).
+Presets: smoke (a 200-step prior-smoke, then restore gaussian-deblur on 4 images: a pipeline
+check, ~6 min), prior-smoke, prior-shapes-cpu (the prior of docs/ladibi_fidelity.md, ~50 min on 2
+cores), prior-shapes (a wider U-Net for 60k steps: GPU scale), prior-bundled (skimage's bundled
+photos), prior-folder (a user's image folder), and restore-<task> for gaussian-deblur,
+motion-deblur and jpeg (at the shapes prior's 32 px). The fidelity runs:
+bash scripts/ladibi_fidelity.sh (prior-shapes-cpu, then every task for restore seeds 0-2).
 
 Protocol decisions (the paper works at 256 px with 61x61 / 64x64 kernels; BlindDPS: Gaussian sigma
 3.0, motion intensity 0.5, sigma_y 0.02): at 32 px the kernel is 9x9 and the Gaussian's sigma 1.5

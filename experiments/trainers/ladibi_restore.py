@@ -114,24 +114,30 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
   perceptual = image_metrics.perceptual_distance
 
   # ---------------------------------------------------------------- JPEG: measurements, nets
+  # host-side task inputs, sliced per batch into the jitted calls: JPEG measurements (Pillow) and
+  # motion kernels (drawn by numpy); the Gaussian task draws everything inside the call
+  host = {}
   if r.task == "jpeg":
     from jaxdiff.ladibi import jpeg
-    y_all = jpeg.jpeg_roundtrip(x_all, r.jpeg_quality)
+    host["y"] = jpeg.jpeg_roundtrip(x_all, r.jpeg_quality)
     jpeg_nets = jpeg_operators(config, workdir, dataset)
-  else:
-    y_all = np.zeros_like(x_all)  # blur tasks draw their measurements inside the jitted call
+  elif r.task == "motion-deblur":
+    from jaxdiff.ladibi import operators
+    host["kernels"] = np.asarray(operators.motion_kernels(
+        jax.random.PRNGKey(r.seed + 1000), r.num_images, r.kernel_size, r.motion_intensity))
 
   # ---------------------------------------------------------------- methods (one jit each)
-  def task_of(key, x, y):
+  def task_of(key, x, given):
     if r.task == "jpeg":
-      return tasks.jpeg_task(y, *jpeg_nets)
+      return tasks.jpeg_task(given["y"], *jpeg_nets)
     return tasks.blur_task(key, x, r.task, kernel_size=r.kernel_size, sigma_y=r.sigma_y,
                            gaussian_sigma=r.gaussian_sigma, motion_intensity=r.motion_intensity,
-                           kernel_param=r.kernel_param, kernel_init_sigma=r.kernel_init_sigma)
+                           kernel_param=r.kernel_param, kernel_init_sigma=r.kernel_init_sigma,
+                           kernels=given.get("kernels"))
 
-  def run_method(name, key, x, y, ids, neg):
+  def run_method(name, key, x, given, ids, neg):
     k_task, k_run = jax.random.split(key)
-    t = task_of(k_task, x, y)
+    t = task_of(k_task, x, given)
     kernel_of = t.kernel_of or (lambda phi: None)
     cond = (ids, neg)
     out = {"y": t.y, "k_true": t.kernel_true}
@@ -159,21 +165,23 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
   keys = jax.random.split(jax.random.PRNGKey(r.seed), r.num_images // r.batch)
   outputs, seconds = {}, {}
   for name in methods:
-    fn = jax.jit(lambda key, x, y, ids, neg, name=name: run_method(name, key, x, y, ids, neg))
+    fn = jax.jit(lambda key, x, given, ids, neg, name=name: run_method(name, key, x, given, ids,
+                                                                       neg))
+
+    def batch(sl):
+      return (jnp.asarray(x_all[sl]), {k: jnp.asarray(v[sl]) for k, v in host.items()},
+              jnp.asarray(ids_all[sl]), jnp.asarray(neg_all[sl]))
+
     parts, t0 = [], None
     for i, key in enumerate(keys):
-      sl = slice(i * r.batch, (i + 1) * r.batch)
-      out = fn(key, jnp.asarray(x_all[sl]), jnp.asarray(y_all[sl]), jnp.asarray(ids_all[sl]),
-               jnp.asarray(neg_all[sl]))
+      out = fn(key, *batch(slice(i * r.batch, (i + 1) * r.batch)))
       jax.block_until_ready(out)
       if i == 0:
         t0 = time.perf_counter()  # timing excludes the first (compiling) batch
       parts.append(jax.device_get(out))
     if len(keys) == 1:  # one batch: time a second run of it
       t0 = time.perf_counter()
-      jax.block_until_ready(fn(keys[0], jnp.asarray(x_all[:r.batch]),
-                               jnp.asarray(y_all[:r.batch]), jnp.asarray(ids_all[:r.batch]),
-                               jnp.asarray(neg_all[:r.batch])))
+      jax.block_until_ready(fn(keys[0], *batch(slice(0, r.batch))))
     seconds[name] = (time.perf_counter() - t0) / (max(len(keys) - 1, 1) * r.batch)
     outputs[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
                      if parts[0][k] is not None}

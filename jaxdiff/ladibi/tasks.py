@@ -51,10 +51,16 @@ def kernel_family(param: str) -> Callable[[Array], Array]:
 
 def blur_task(key: Array, x: Array, name: str, *, kernel_size: int, sigma_y: float,
               gaussian_sigma: float = 1.5, motion_intensity: float = 0.5,
-              kernel_param: str = "softmax", kernel_init_sigma: float = 0.7) -> Task:
+              kernel_param: str = "softmax", kernel_init_sigma: float = 0.7,
+              kernels: Array | None = None) -> Task:
+  """The blur task on clean images x; `kernels` [B, k, k] overrides the task's own draw (motion
+  kernels are drawn on host, `operators.motion_kernels`, so a jitted caller passes them in)."""
   b = x.shape[0]
   k_kernel, k_noise = jax.random.split(key)
-  if name == "gaussian-deblur":
+  if kernels is not None:
+    if kernels.shape != (b, kernel_size, kernel_size):
+      raise ValueError(f"kernels must be [{b}, {kernel_size}, {kernel_size}], got {kernels.shape}")
+  elif name == "gaussian-deblur":
     kernels = jnp.broadcast_to(operators.gaussian_kernel(kernel_size, gaussian_sigma),
                                (b, kernel_size, kernel_size))
   elif name == "motion-deblur":

@@ -261,3 +261,17 @@ def test_jpeg_task_true_operator_is_the_codec_and_blind_start_is_another_quality
   assert psnr_blind < psnr_true - 5.0     # quality 20 is a visibly different operator
   assert t.kernel_true is None and t.kernel_of is None
   assert jax.tree.leaves(t.phi0)[0].shape[0] == 4   # one network copy per image
+
+
+def test_motion_blur_task_takes_host_kernels_inside_jit():
+  """Motion kernels are drawn by numpy on host; a jitted task takes them as an argument."""
+  from jaxdiff.ladibi import tasks
+  x = jnp.asarray(_crops(skimage.data.astronaut(), 2, 16, 1))
+  kernels = operators.motion_kernels(jax.random.PRNGKey(3), 2, 5, 0.5)
+  run = jax.jit(lambda key, x, k: tasks.blur_task(key, x, "motion-deblur", kernel_size=5,
+                                                  sigma_y=0.0, kernels=k).y)
+  np.testing.assert_allclose(run(jax.random.PRNGKey(0), x, kernels),
+                             operators.blur(x, kernels), atol=1e-6)
+  with pytest.raises(ValueError, match=r"kernels must be \[2, 5, 5\]"):
+    tasks.blur_task(jax.random.PRNGKey(0), x, "motion-deblur", kernel_size=5, sigma_y=0.0,
+                    kernels=kernels[:, :3, :3])
