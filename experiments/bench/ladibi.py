@@ -4,7 +4,7 @@
   python -m experiments.bench.ladibi --conv     # one 3x3 conv, fwd + both grads, per variant
 
 Rows:
-  prior train, jaxdiff   our jitted prior update (EDM loss with prompt dropout, AdamW, EMA) on
+  prior train, jaxdiff   the prior stage's jitted update (EDM loss with prompt dropout, AdamW, EMA) on
                          `batch` captioned 32 px scenes rendered inside the step, `steps` per call
   prior train, PyTorch   the same U-Net and text encoder (experiments/bench/torch_unet2d.py), EDM
                          loss and AdamW on the CPU (all cores), a fixed batch already in memory
@@ -22,60 +22,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import runtime
 from experiments.bench.common import median_time, print_ratios, print_table
 from experiments.configs import ladibi as ladibi_config
 from experiments.trainers import ladibi as trainer
-from jaxdiff import edm, guidance
 from jaxdiff.images import captions
-from jaxdiff.ladibi import augment
 
 
 def jax_train_rate(config, steps, repeats):
-  from experiments.runtime import optim
-  import optax
-  dataset = trainer.make_dataset(config)
-  banks = trainer.make_banks(config, dataset)
-  ecfg = edm.EDMConfig.from_config(config.edm)
-  model = trainer.make_model(config, dataset.max_len, nnx.Rngs(config.seed))
-  graphdef, params = nnx.split(model)
-  tx = optim.make_optimizer(config.optim, 10 ** 6)
-  a, batch = config.augment, config.data.batch_size
-
-  def step(state, consts):
-    ds, bk = consts
-    rng, k_data, k_deg, k_drop, k_loss = jax.random.split(state["rng"], 5)
-    x0, ids = ds.sample(k_data, batch)
-    x0, ids, _ = augment.degrade_batch(k_deg, x0, ids, bk, fraction=a.degrade_fraction,
-                                       blur_sigma=tuple(a.blur_sigma))
-    ids = guidance.drop_prompts(k_drop, ids, a.prompt_dropout)
-
-    def loss_fn(p):
-      m = nnx.merge(graphdef, p)
-      m.train()
-      return edm.edm_loss(lambda x, c, cond: m(x, c, cond), x0, k_loss, ids, ecfg)
-
-    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-    return optim.apply_gradients(state, grads, tx, config.train.ema_decay, rng=rng), loss
+  """The prior stage's own update (experiments/trainers/ladibi.prior_trainer), `steps` per
+  jitted lax.scan, on one device."""
+  init_fn, step_fn, consts, graphdef, dataset, _ = trainer.prior_trainer(
+      config, runtime.make_mesh({"data": 1}, jax.devices()[:1]))
 
   def multi(state, consts):
-    return jax.lax.scan(lambda s, _: step(s, consts), state, None, length=steps)
+    return jax.lax.scan(lambda s, _: step_fn(s, None, consts), state, None, length=steps)
 
   fn = jax.jit(multi, donate_argnums=0)
-  state = [jax.jit(lambda: optim.init_train_state(params, tx, 1, ema=True))()]
-  consts = (dataset, banks)
+  state = [jax.jit(init_fn)()]
+  model = nnx.merge(graphdef, jax.device_get(state[0]["params"]))  # torch copies these weights
 
   def go():
-    state[0], losses = fn(state[0], consts)
-    jax.block_until_ready(losses)
+    state[0], metrics = fn(state[0], consts)
+    jax.block_until_ready(metrics)
 
-  return steps / median_time(go, repeats=repeats), model
+  return steps / median_time(go, repeats=repeats), model, dataset
 
 
-def torch_train_rate(config, jax_model, steps, repeats):
+def torch_train_rate(config, jax_model, dataset, steps, repeats):
   import torch  # pylint: disable=g-import-not-at-top
   from experiments.bench.torch_unet2d import TorchImageUNet, edm_loss, load_jax_params
   m = config.model
-  dataset = trainer.make_dataset(config)
   net = TorchImageUNet(3, channels=tuple(m.channels), num_res_blocks=m.num_res_blocks,
                        attn_levels=tuple(m.attn_levels), emb_dim=m.emb_dim,
                        text_vocab_size=len(captions.VOCAB) + captions.OFFSET,
@@ -163,8 +140,8 @@ def main():
   config = ladibi_config.get_config(a.preset)
   config.data.batch_size = a.batch
   t0 = time.perf_counter()
-  ours, model = jax_train_rate(config, a.steps, a.repeats)
-  theirs, threads = torch_train_rate(config, model, a.steps, a.repeats)
+  ours, model, dataset = jax_train_rate(config, a.steps, a.repeats)
+  theirs, threads = torch_train_rate(config, model, dataset, a.steps, a.repeats)
   m = config.model
   setting = (f"U-Net {tuple(m.channels)} x{m.num_res_blocks}, {config.data.size}px, "
              f"batch {a.batch}")

@@ -164,14 +164,14 @@ def restore_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dic
 
   keys = jax.random.split(jax.random.PRNGKey(r.seed), r.num_images // r.batch)
   outputs, seconds = {}, {}
+
+  def batch(sl):
+    return (jnp.asarray(x_all[sl]), {k: jnp.asarray(v[sl]) for k, v in host.items()},
+            jnp.asarray(ids_all[sl]), jnp.asarray(neg_all[sl]))
+
   for name in methods:
     fn = jax.jit(lambda key, x, given, ids, neg, name=name: run_method(name, key, x, given, ids,
                                                                        neg))
-
-    def batch(sl):
-      return (jnp.asarray(x_all[sl]), {k: jnp.asarray(v[sl]) for k, v in host.items()},
-              jnp.asarray(ids_all[sl]), jnp.asarray(neg_all[sl]))
-
     parts, t0 = [], None
     for i, key in enumerate(keys):
       out = fn(key, *batch(slice(i * r.batch, (i + 1) * r.batch)))
