@@ -252,23 +252,33 @@ class Sampler:
     cache_size: KV-cache slots per row; default: prompt bucket + max_new_tokens, rounded up to a
       power of two. A fixed size bounds the number of compiled variants.
     prompt_bucket: prompts are left-padded to a power-of-two multiple of this.
+    prompt_step: if > 0, prompts are left-padded to a multiple of this instead (linear buckets:
+      more compiled prefill shapes, less padding; multi-turn chats near a fixed cache_size).
     max_decode_traces: if set, the decode loop is wrapped in `chex.assert_max_traces(n=...)`, so
       an unexpected recompilation raises instead of silently slowing generation down.
   """
 
   def __init__(self, model: Transformer, tokenizer: Any = None, *, cache_size: int | None = None,
-               prompt_bucket: int = 16, max_decode_traces: int | None = None):
+               prompt_bucket: int = 16, max_decode_traces: int | None = None,
+               prompt_step: int = 0):
     self.graphdef, self.state = nnx.split(model)
     self.cfg = model.cfg
     self.tokenizer = tokenizer
     self.cache_size = cache_size
     self.prompt_bucket = prompt_bucket
+    self.prompt_step = prompt_step
     self.pad_id = safe_pad_id(tokenizer, self.cfg.vocab_size)
     self._prefill = _prefill_jit
     self._decode = _decode_jit
     if max_decode_traces is not None:
       self._decode = jax.jit(chex.assert_max_traces(_decode, n=max_decode_traces),
                              static_argnums=(0, 9), donate_argnums=(2,))
+
+  def padded_length(self, prompt_len: int) -> int:
+    """The left-padded length a prompt of `prompt_len` tokens is prefilled at."""
+    if self.prompt_step > 0:
+      return -(-max(prompt_len, 1) // self.prompt_step) * self.prompt_step
+    return _bucket(prompt_len, self.prompt_bucket)
 
   def update(self, model_or_state: Transformer | nnx.State) -> None:
     """Uses new parameters (same architecture) for later calls, without recompiling."""
@@ -305,7 +315,7 @@ class Sampler:
       raise ValueError(f"prompt token ids {bad[:8]} are outside the model's vocabulary "
                        f"(0..{vocab - 1}); the tokenizer and the checkpoint do not match.")
     b = len(rows) * params.n
-    p_len = _bucket(max(len(r) for r in rows), self.prompt_bucket)
+    p_len = self.padded_length(max(len(r) for r in rows))
     cache_size = self.cache_size or _bucket(p_len + params.max_new_tokens, self.prompt_bucket)
     if p_len >= cache_size:
       raise ValueError(f"prompt of {p_len} (bucketed) tokens does not fit cache_size={cache_size}.")

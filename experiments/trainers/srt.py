@@ -25,14 +25,14 @@ import ml_collections
 import numpy as np
 
 from experiments import runtime
-from experiments.configs import sft as sft_config
 from experiments.configs.srt import ARMS
 from experiments.errors import UserError
 from experiments.plotting import plot_runs
 from experiments.results import write_results
 from experiments.runtime import optim, paths
+from experiments.trainers import llm_base
 from experiments.trainers import sft as sft_trainer
-from jaxllm.hf_dir import ModelDirError, load_model_dir
+from experiments.trainers.llm_base import cached
 from jaxllm.models import model_shardings
 from jaxllm.reasoning import ReasoningSpec, make_splits, sft_chat
 from jaxllm.rewards import GroupVote
@@ -79,64 +79,11 @@ def testbed(config):
 # ---------------------------------------------------------------------------------------------
 # base model
 # ---------------------------------------------------------------------------------------------
-def base_sft_config(config, corpus: str) -> ml_collections.ConfigDict:
-  """The sft trainer's config for the from-scratch base model."""
-  b, s = config.base, sft_config.get_config("smoke")
-  for k in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
-            "head_dim"):
-    s.model[k] = b[k]
-  s.seed, s.mesh, s.sharding = config.data.seed, config.mesh, config.sharding  # not the RL seed
-  s.data.corpus, s.data.seq_len, s.data.batch_size, s.data.eval_fraction = (
-      corpus, b.seq_len, b.batch_size, 0.02)
-  s.optim = b.optim
-  s.train.num_steps, s.train.steps_per_call = b.num_steps, b.steps_per_call
-  s.train.log_every = max(b.steps_per_call, (b.num_steps // 20) // b.steps_per_call
-                          * b.steps_per_call)
-  s.train.checkpoint_every = max(b.steps_per_call, (b.num_steps // 4) // b.steps_per_call
-                                 * b.steps_per_call)
-  s.eval.every, s.eval.prompts = 0, ()
-  return s
-
-
 def build_base(config, mesh, rules, splits, base_dir):
-  """(graphdef, params, tokenizer): trained here from scratch (resumable) or loaded."""
-  if config.model_path:
-    try:
-      model, tokenizer = load_model_dir(config.model_path, mesh=mesh, rules=rules)
-    except ModelDirError as e:
-      raise UserError(f"config.model_path={e}") from e
-    graphdef, params = nnx.split(model)
-    return graphdef, params, tokenizer
-  corpus = paths.join(base_dir, "chats.json")
-  paths.makedirs(base_dir)
-  if not paths.exists(corpus):
-    chats = [sft_chat(p, config.data.suffix) for p in splits["sft"]]
-    paths.write_text(corpus, json.dumps(chats))
-  scfg = base_sft_config(config, corpus)
-  sft_trainer.check_config(scfg)
-  graphdef, make_params, tokenizer, _ = sft_trainer.build_model(scfg, mesh, rules)
-  print(f"[srt] base model: SFT from scratch in {base_dir}", flush=True)
-  sft_trainer.train_and_evaluate(scfg, base_dir)
-  tx = sft_trainer.make_optimizer(scfg)
-  init_fn, state_sharding, _ = sft_trainer.build_state(scfg, mesh, rules, graphdef, make_params,
-                                                       tx)
-  ckpt = runtime.Checkpointer(base_dir)
-  state, _ = ckpt.restore(runtime.abstract_like(jax.eval_shape(init_fn), state_sharding))
-  ckpt.close()
-  return graphdef, state["params"], tokenizer
-
-
-def cached(path: str, key: dict, fn):
-  """fn() unless `path` holds a result computed with the same key."""
-  key = json.loads(json.dumps(key, default=str))
-  if paths.exists(path):
-    saved = json.loads(paths.read_text(path))
-    if saved.get("key") == key:
-      return saved["value"]
-  value = fn()
-  if jax.process_index() == 0:
-    paths.write_text(path, json.dumps({"key": key, "value": value}, default=float))
-  return value
+  """(graphdef, params, tokenizer): SFT from scratch on the sft split's solutions, or loaded."""
+  return llm_base.build_base(config, mesh, rules, base_dir,
+                             lambda: [sft_chat(p, config.data.suffix) for p in splits["sft"]],
+                             name="srt")
 
 
 def score(sampler, tokenizer, problems, config, n, seed):

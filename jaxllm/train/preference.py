@@ -15,6 +15,10 @@ Batch keys: `chosen_tokens`, `chosen_attention_mask`, `chosen_loss_mask`, the sa
 and `ref_chosen_logps`, `ref_rejected_logps` [B] (sequence sums under the same masks, precomputed
 once with `reference_logps`). Chosen and rejected must share the padded length T: they run in one
 forward pass of 2B sequences.
+
+`dpo_exclude_ids` (PAPRIKA: the end-of-turn/EOS ids) drops those target tokens from the DPO
+log-ratio sums only; the NLL term still trains them, so the model keeps learning to end its turns.
+Pass the same ids to `reference_logps` and `rpo_loss`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxllm.train.logprobs import Batch, LogitsFn, batch_logprobs
+from jaxllm.train.logprobs import Batch, LogitsFn, batch_logprobs, sequence_logprobs
 
 
 def dpo_loss_from_logps(chosen_logps: jax.Array, rejected_logps: jax.Array,
@@ -60,24 +64,37 @@ def _stack_pairs(batch: Batch) -> dict[str, jax.Array]:
   return out
 
 
-def reference_logps(logits_fn: LogitsFn, ref_params: Any, batch: Batch) -> dict[str, jax.Array]:
+def _dpo_sums(out: dict[str, jax.Array], tokens: jax.Array,
+              exclude_ids: tuple[int, ...]) -> jax.Array:
+  """Sequence sums of the aligned log-probs over the target mask minus `exclude_ids` tokens."""
+  if not exclude_ids:
+    return out["sequence"]
+  keep = out["mask"] & ~jnp.isin(tokens, jnp.asarray(exclude_ids, tokens.dtype))
+  return sequence_logprobs(out["logprobs"], keep)
+
+
+def reference_logps(logits_fn: LogitsFn, ref_params: Any, batch: Batch,
+                    dpo_exclude_ids: tuple[int, ...] = ()) -> dict[str, jax.Array]:
   """{'ref_chosen_logps', 'ref_rejected_logps'} [B] to add to a preference batch."""
-  seq = batch_logprobs(logits_fn, ref_params, _stack_pairs(batch))["sequence"]
+  pairs = _stack_pairs(batch)
+  seq = _dpo_sums(batch_logprobs(logits_fn, ref_params, pairs), pairs["tokens"], dpo_exclude_ids)
   seq = jax.lax.stop_gradient(seq)
   b = seq.shape[0] // 2
   return {"ref_chosen_logps": seq[:b], "ref_rejected_logps": seq[b:]}
 
 
 def rpo_loss(params: Any, batch: Batch, *, logits_fn: LogitsFn, beta: float = 0.1,
-             alpha: float = 1.0, nll_normalisation: str = "sequence"
-             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+             alpha: float = 1.0, nll_normalisation: str = "sequence",
+             dpo_exclude_ids: tuple[int, ...] = ()) -> tuple[jax.Array, dict[str, jax.Array]]:
   """Mean DPO loss + alpha * NLL(chosen); alpha = 0 gives plain DPO. Returns (loss, metrics)."""
   if nll_normalisation not in ("sequence", "token"):
     raise ValueError(f"nll_normalisation must be 'sequence' or 'token', got {nll_normalisation!r}")
-  out = batch_logprobs(logits_fn, params, _stack_pairs(batch))
+  pairs = _stack_pairs(batch)
+  out = batch_logprobs(logits_fn, params, pairs)
   b = out["sequence"].shape[0] // 2
-  chosen, rejected = out["sequence"][:b], out["sequence"][b:]
-  losses, metrics = dpo_loss_from_logps(chosen, rejected, batch["ref_chosen_logps"],
+  chosen = out["sequence"][:b]
+  dpo = _dpo_sums(out, pairs["tokens"], dpo_exclude_ids)
+  losses, metrics = dpo_loss_from_logps(dpo[:b], dpo[b:], batch["ref_chosen_logps"],
                                         batch["ref_rejected_logps"], beta)
   counts = jnp.sum(out["mask"][:b].astype(jnp.float32), axis=-1)
   if nll_normalisation == "sequence":

@@ -193,6 +193,31 @@ def test_rpo_hand_values_and_gradient_direction():
   assert float(m1["rewards/margins"]) > 0.0 and float(m1["dpo_loss"]) < float(m0["dpo_loss"])
 
 
+def test_rpo_dpo_exclude_ids_drop_eos_from_the_log_ratio_only():
+  """PAPRIKA's EOS exclusion: token 4 (chosen row 0, position 3) leaves the DPO sums, not the NLL."""
+  rng = np.random.default_rng(3)
+  w_ref = rng.normal(size=(V, V)).astype(np.float32)
+  w = w_ref + 0.3 * rng.normal(size=(V, V)).astype(np.float32)
+  batch = {k: jnp.asarray(v) for k, v in _pref_batch().items()}
+  ref = train.reference_logps(bigram_logits_fn, {"w": jnp.asarray(w_ref)}, batch,
+                              dpo_exclude_ids=(4,))
+  nb = _pref_batch()
+  ls_ref = np_log_softmax(w_ref.astype(np.float64))
+  # chosen row 0 targets t=2,3 -> tokens 3, 4; with 4 excluded only (2 -> 3) counts.
+  np.testing.assert_allclose(ref["ref_chosen_logps"][0], ls_ref[2, 3], rtol=1e-5)
+  # rejected row 1 targets t=1,2 -> tokens 4, 2; 4 excluded leaves (4 -> 2).
+  np.testing.assert_allclose(ref["ref_rejected_logps"][1], ls_ref[4, 2], rtol=1e-5)
+  batch.update(ref)
+  _, m_all = train.rpo_loss({"w": jnp.asarray(w)}, batch, logits_fn=bigram_logits_fn)
+  _, m_ex = train.rpo_loss({"w": jnp.asarray(w)}, batch, logits_fn=bigram_logits_fn,
+                           dpo_exclude_ids=(4,))
+  np.testing.assert_allclose(m_ex["nll"], m_all["nll"], rtol=1e-6)   # NLL keeps token 4
+  ls = np_log_softmax(w.astype(np.float64))
+  assert nb["chosen_tokens"][0, 3] == 4
+  np.testing.assert_allclose(m_ex["logps/chosen"], np.mean([ls[2, 3], ls[0, 1] + ls[1, 1]]),
+                             rtol=1e-5)
+
+
 # --------------------------------------------------------------------------------------------------
 # Policy gradient
 # --------------------------------------------------------------------------------------------------
