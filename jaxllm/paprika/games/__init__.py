@@ -11,7 +11,9 @@ Rule-based: wordle (6 turns), mastermind (12), battleship (20), minesweeper (20)
 OpenAI-compatible endpoint backend (`make(endpoint=ChatClient(...))`): twenty_questions,
 guess_my_city, customer_service, murder_mystery (20 turns each).
 """
-from jaxllm.paprika.games import bandit, battleship, cellular_automata, mastermind, minesweeper, wordle  # noqa: F401,E501
+from jaxllm.paprika.games import (bandit, battleship, cellular_automata, customer_service,  # noqa: F401
+                                  guess_my_city, mastermind, minesweeper, murder_mystery,
+                                  twenty_questions, wordle)
 from jaxllm.paprika.games.base import GOAL, GROUPS, Feedback, Game, GameOver, GroupSpec, Scenario
 
 __all__ = ["GOAL", "GROUPS", "Feedback", "Game", "GameOver", "GroupSpec", "Scenario"]
