@@ -56,6 +56,10 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.data.eval_scenarios = 32      # per group, held out (never trained on, never selected on)
   c.data.options = "{}"           # JSON: per-group scenario options (held-out variants)
   c.data.terse = True             # terse game text and bare <Answer> turns (byte-level models)
+  # The LLM-simulated groups' environment: "" plays the deterministic simulators; an
+  # OpenAI-compatible base URL (`python -m jaxllm.serve ...` or remote) plays an env LLM at T = 0.
+  c.data.env_base_url = ""
+  c.data.env_model = ""
 
   # ---------------------------------------------------------------- base model (BC from scratch)
   c.base = ml_collections.ConfigDict()
@@ -101,6 +105,7 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.train.alpha = 1.0             # RPO: weight of the chosen NLL
   c.train.exclude_eos = True      # the DPO log-ratio sums skip end-of-turn tokens
   c.train.ucb_alpha = 1.0
+  c.train.arms_by = "category"    # curriculum arms: "category" (group/difficulty) or "group"
   c.train.warmup_fraction = 0.04  # of each round's steps (the optimisers' warmup_steps is set)
   c.train.rpo_optim = optim_config(name="adamw", lr=2e-5, schedule="cosine", max_grad_norm=1.0)
   c.train.sft_optim = optim_config(name="adamw", lr=2e-5, schedule="cosine", max_grad_norm=1.0)
@@ -136,7 +141,19 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.train.rpo_optim.lr, c.train.sft_optim.lr = 2e-7, 1e-6
     c.eval.samples_per_scenario = 4
     c.mesh = ml_collections.ConfigDict({"data": 1, "fsdp": -1, "tensor": 1})
-  if preset in ("testbed",) or preset.startswith("loo-"):
-    c.collect.max_new_tokens, c.collect.max_context = 32, 2048
-    c.collect.samples_per_scenario = 8
+  if preset == "testbed" or preset.startswith("loo-"):
+    # CPU-sized (measured on the 2-core box: this 0.85M-param model trains at ~900 tokens/s at
+    # 1024 tokens per row, ~370 at 2048): the four groups whose terse games fit 1024 bytes
+    # (mean chat: wordle 489, mastermind 743, CA 318, minesweeper 349-620; battleship and bandit
+    # run 1170-1490), 200 train scenarios per group, a 300-step BC base, rounds of 24 scenarios
+    # x 8 trajectories. The RPO lr is set a priori for a model this small (no tuning on eval).
+    c.data.groups = "wordle,mastermind,cellular_automata,minesweeper"
+    c.data.train_scenarios, c.data.eval_scenarios = 200, 16
+    c.base.seq_len, c.base.batch_size, c.base.num_steps = 1024, 8, 300
+    c.base.optim.warmup_steps = 30
+    c.collect.max_new_tokens, c.collect.max_context = 24, 1024
+    c.collect.samples_per_scenario, c.collect.scenarios_per_round = 8, 24
+    c.train.rounds = 2
+    c.train.rpo_optim.lr = c.train.sft_optim.lr = 1e-4
+    c.eval.samples_per_scenario = 2
   return c

@@ -132,18 +132,46 @@ def evaluate_params(sampler, tokenizer, params, config, pools, groups, seed) -> 
   sampler.update(params)
   scen = [s for g in groups for s in pools["eval"][g]]
   t0 = time.perf_counter()
-  recs = collect(sampler, tokenizer, scen, collect_config(config, seed, evaluation=True))
+  recs = collect(sampler, tokenizer, scen, collect_config(config, seed, evaluation=True),
+                 make_game=game_factory(config))
   table = summarize(recs)
   table["ALL"]["seconds"] = time.perf_counter() - t0
   return dict(table)
 
 
-def categories(pools, groups) -> dict[str, list[Scenario]]:
+def arm_name(group: str, difficulty: str, arms_by: str) -> str:
+  return group if arms_by == "group" else f"{group}/{difficulty}"
+
+
+def categories(pools, groups, arms_by: str = "category") -> dict[str, list[Scenario]]:
+  """Curriculum arm -> its train scenarios; arms are (group, difficulty) or whole groups."""
+  if arms_by not in ("category", "group"):
+    raise UserError(f"train.arms_by={arms_by!r}; valid: category, group")
   out: dict[str, list[Scenario]] = {}
   for g in groups:
     for s in pools["train"][g]:
-      out.setdefault(f"{g}/{s.difficulty}", []).append(s)
+      out.setdefault(arm_name(g, s.difficulty, arms_by), []).append(s)
   return out
+
+
+def game_factory(config):
+  """scenario -> a fresh game: terse or verbose text, simulated groups on the env endpoint if
+  data.env_base_url is set."""
+  endpoint = None
+  if config.data.env_base_url:
+    from jaxllm.client import ChatClient
+    if not config.data.env_model:
+      raise UserError("data.env_base_url is set but data.env_model is empty; give the model name "
+                      "the endpoint serves")
+    endpoint = ChatClient(config.data.env_base_url, config.data.env_model)
+
+  def make(s: Scenario):
+    spec = GROUPS[s.group]
+    if spec.simulated and endpoint is not None:
+      return spec.make(verbose=not config.data.terse, endpoint=endpoint)
+    return spec.make(verbose=not config.data.terse)
+
+  return make
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +264,7 @@ def train_round(arm, config, round_dir, mesh, rules, graphdef, params, arrays, n
 def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer, sampler, pools,
             train_groups, eval_groups, base_eval):
   c = config.collect
-  cats = categories(pools, train_groups)
+  cats = categories(pools, train_groups, config.train.arms_by)
   names = sorted(cats)
   cur = (UCBCurriculum(names, alpha=config.train.ucb_alpha) if arm == "rpo_ucb"
          else ProportionalCurriculum(names, [len(cats[a]) for a in names]))
@@ -256,8 +284,8 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
       scen = [cats[a][int(rng.integers(len(cats[a])))] for a in picks]
       sampler.update(params)
       t0 = time.perf_counter()
-      trajs = collect(sampler, tokenizer, scen,
-                      collect_config(config, seed=config.seed * 1000 + r))
+      trajs = collect(sampler, tokenizer, scen, collect_config(config, seed=config.seed * 1000 + r),
+                      make_game=game_factory(config))
       print(f"[paprika] {arm} round {r}: {len(trajs)} trajectories in "
             f"{time.perf_counter() - t0:.0f}s, {100 * np.mean([t['success'] for t in trajs]):.0f}%"
             " won", flush=True)
@@ -266,7 +294,7 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
     sampled += len(trajs)
     for key, group in group_by_scenario(trajs).items():
       s = group[0]["scenario"]
-      cur.update(f"{s['group']}/{s['difficulty']}",
+      cur.update(arm_name(s["group"], s["difficulty"], config.train.arms_by),
                  learning_potential([t["turns"] for t in group], [t["success"] for t in group],
                                     group[0]["max_turns"]))
     pairs = select_pairs(trajs, np.random.default_rng([config.seed, r, 11]),

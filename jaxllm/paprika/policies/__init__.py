@@ -24,8 +24,13 @@ Decisions:
   policy's note (a few words: candidates left, open hits, means).
 - `act` accepts an Episode (history read off its chat) or a bare Game (history logged by a
   recorder the first call puts on the instance: call it from the first turn).
-- The LLM-simulated groups have no policy here (they were not finished when this was written);
-  `scripted_move` raises KeyError for them.
+- The four LLM-simulated groups (twenty_questions, guess_my_city, customer_service,
+  murder_mystery) also read the intro (`history.intro`: the product and complaint, the suspects).
+  The first three keep one hypothetical simulator per candidate secret of the module's public
+  table and ask what best splits the candidates still consistent with the replies; the detective
+  reasons from the replies. Their informed play models the deterministic simulators: with an
+  env LLM the reply texts differ, and they keep the candidates with the fewest mismatches.
+- `scripted_move` raises KeyError for a group without a policy (none at present).
 """
 from __future__ import annotations
 
@@ -33,11 +38,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-# The other five game modules are imported (and so registered) by their policies.
+# The other game modules are imported (and so registered) by their policies.
 from jaxllm.paprika.games import bandit as _bandit_game  # noqa: F401  (registers the group)
 from jaxllm.paprika.games.base import GROUPS, Game, Scenario
-from jaxllm.paprika.policies import (bandit, battleship, cellular_automata, mastermind,
-                                     minesweeper, wordle)
+from jaxllm.paprika.policies import (bandit, battleship, cellular_automata, customer_service,
+                                     guess_my_city, mastermind, minesweeper, murder_mystery,
+                                     twenty_questions, wordle)
 from jaxllm.paprika.policies.observe import History, observe
 from jaxllm.paprika.turns import Episode
 
@@ -50,6 +56,10 @@ POLICIES: dict[str, Policy] = {
     "minesweeper": minesweeper.policy,
     "cellular_automata": cellular_automata.policy,
     "bandit": bandit.policy,
+    "twenty_questions": twenty_questions.policy,
+    "guess_my_city": guess_my_city.policy,
+    "customer_service": customer_service.policy,
+    "murder_mystery": murder_mystery.policy,
 }
 
 
