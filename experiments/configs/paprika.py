@@ -54,7 +54,9 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.data.holdout = ""             # a group left out of training (loo-<group>), still evaluated
   c.data.train_scenarios = 400    # per group, the pool BC data and rounds draw from
   c.data.eval_scenarios = 32      # per group, held out (never trained on, never selected on)
-  c.data.options = "{}"           # JSON: per-group scenario options (held-out variants)
+  c.data.options = "{}"           # JSON: per-group scenario options, e.g. {"bandit": {"arms": 3}}
+  c.data.eval_options = "{}"      # JSON: options for the eval pools only (held-out variants:
+                                  # {"mastermind": {"length": 5}} trains on 4 digits, tests on 5)
   c.data.terse = True             # terse game text and bare <Answer> turns (byte-level models)
   # The LLM-simulated groups' environment: "" plays the deterministic simulators; an
   # OpenAI-compatible base URL (`python -m jaxllm.serve ...` or remote) plays an env LLM at T = 0.

@@ -75,27 +75,29 @@ def groups_of(config) -> tuple[list[str], list[str]]:
   return train, groups
 
 
-def group_options(config) -> dict:
+def group_options(config, field: str = "options") -> dict:
+  text = config.data[field]
   try:
-    opts = json.loads(config.data.options or "{}")
+    opts = json.loads(text or "{}")
   except json.JSONDecodeError as e:
-    raise UserError(f"data.options is not JSON ({e}); e.g. '{{\"mastermind\": {{\"length\": 5}}}}'"
+    raise UserError(f"data.{field} is not JSON ({e}); e.g. '{{\"mastermind\": {{\"length\": 5}}}}'"
                     ) from None
-  if not isinstance(opts, dict) or any(g not in GROUPS for g in opts):
-    raise UserError(f"data.options must map group names to option dicts; got {opts!r}")
+  if not isinstance(opts, dict) or any(g not in GROUPS or not isinstance(v, dict)
+                                       for g, v in opts.items()):
+    raise UserError(f"data.{field} must map group names to option dicts; got {opts!r}")
   return opts
 
 
 def scenario_pools(config, groups) -> dict[str, dict[str, list[Scenario]]]:
-  opts = group_options(config)
+  opts, eval_opts = group_options(config), group_options(config, "eval_options")
   pools = {"train": {}, "eval": {}}
   for g in groups:
     for split, n in (("train", config.data.train_scenarios), ("eval", config.data.eval_scenarios)):
+      o = dict(opts.get(g, {}), **(eval_opts.get(g, {}) if split == "eval" else {}))
       try:
-        pools[split][g] = GROUPS[g].scenarios(split, n=n, seed=config.data.seed,
-                                              **opts.get(g, {}))
+        pools[split][g] = GROUPS[g].scenarios(split, n=n, seed=config.data.seed, **o)
       except (TypeError, ValueError) as e:
-        raise UserError(f"data.options[{g!r}]={opts.get(g, {})}: {e}") from None
+        raise UserError(f"data options for {g} ({o}): {e}") from None
   return pools
 
 
@@ -313,7 +315,8 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
                                   config.seed * 1000 + r, eos_ids(config, tokenizer))
       info.update(tinfo)
     key = {"arm": arm, "round": r, "eval": config.eval.to_dict(), "seed": config.seed,
-           "pools": [config.data.seed, config.data.eval_scenarios, config.data.options]}
+           "pools": [config.data.seed, config.data.eval_scenarios, config.data.options,
+                     config.data.eval_options]}
     info["eval"] = llm_base.cached(
         paths.join(rdir, "eval.json"), key,
         lambda: evaluate_params(sampler, tokenizer, params, config, pools, eval_groups,
@@ -347,8 +350,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   sampler = make_sampler(nnx.merge(graphdef, base_params), tokenizer,
                          collect_config(config, config.seed))
   key = {"eval": config.eval.to_dict(), "pools": [config.data.seed, config.data.eval_scenarios,
-                                                  config.data.options], "groups": eval_groups,
-         "seed": config.seed}
+                                                  config.data.options, config.data.eval_options],
+         "groups": eval_groups, "seed": config.seed}
   base_eval = llm_base.cached(
       paths.join(workdir, "base_eval.json"), key,
       lambda: evaluate_params(sampler, tokenizer, base_params, config, pools, eval_groups,
