@@ -17,12 +17,19 @@ pakistan?" gets "No" rather than the help reply.
 
 Question grammar understood by the simulator (after `simulated.normalize`, fillers dropped):
 - Guess: "is it <city>?", "is the city <city>?", "it is <city>", "my guess is <city>", the bare
-  name, optionally followed by its country ("paris france"); aliases ("nyc", "bombay") accepted.
-  The secret wins; another known city answers "No, it is not <city>."
-- Where: "is it in <place>?" (continent, country, area; "is it located in", "is the city in",
-  "is it part of"), "is it a <demonym> city?" ("european", "french"), "is it in the northern /
-  southern / eastern / western hemisphere?", "is it north/south of the equator?", "is it near the
-  equator?" (|lat| < 15), "is it in the tropics?" (|lat| < 23.44).
+  name, optionally followed by its country ("paris france"); aliases ("nyc", "bombay", "l.a.")
+  accepted. The secret wins; another known city answers "No, it is not <city>." Initialisms keep
+  their letters ("L.A.", "l a" -> "la"; "D.C." -> "dc"), so no alias is a single letter.
+- Where: "is it in <place>?" (continent, country, area as written in the data: "bay area", "horn
+  of africa", "new york state"; generic words may be added: "the state of california", "the
+  continent of europe"; "is it located in", "is the city in", "is it part of"). "is it in <X>?"
+  is read as a location question before any guess: X a place, or a city named like a state
+  ("is it in washington?" / "new york?" ask about Washington / New York state, and are also Yes
+  for the city of that name itself: D.C., NYC); only when X names a city and no place ("is it in
+  paris?", "is it in new york city?") is it a guess of that city. Also "is it a <demonym>
+  city?" ("european", "french"), "is it in the northern / southern / eastern / western
+  hemisphere?", "is it north/south of the equator?", "is it near the equator?" (|lat| < 15), "is
+  it in the tropics?" (|lat| < 23.44).
 - Yes/no attributes: capital ("is it the capital (of <country>)?"), largest city of its country,
   coastal (coast, sea, ocean, port, beaches; "landlocked" is the negation), island, river ("is it
   on a river?", "is it on the <name>?"), lake, high altitude (>= 1500 m), mountains (high, or
@@ -152,19 +159,44 @@ GUESS = ("is it", "it is", "its", "is the city", "the city is", "is your city", 
          "could it be", "might it be", "would it be", "it must be", "is it the city of",
          "is the city called", "is it called", "is it maybe")
 DROP = ARTICLES | {"it", "usually", "typically", "generally", "really", "actually", "very"}
+GENERIC = frozenset({"continent", "of", "country", "region", "state", "area"})
 OPEN = ("what", "whats", "which", "where", "wheres", "how", "hows", "tell me", "describe",
         "give me", "hint", "who", "can you tell me", "could you tell me")
 
 
+def _initials(text: str) -> str:
+  """Dotted initialisms keep their letters: "L.A." -> "LA", "u.s.a" -> "usa", "D.C." -> "DC"."""
+  return re.sub(r"\b[A-Za-z](?:\.[A-Za-z])+\b\.?", lambda m: m.group().replace(".", ""), text)
+
+
+def _letters(text: str) -> str:
+  """Runs of single letters (normalized text) join into one word: "l a" -> "la", "washington d c"
+  -> "washington dc", "u s a" -> "usa"; a run's leading "a" stays the article ("a u s city" -> "a
+  us city"). So no name or alias is ever a single letter."""
+  def join(m: re.Match) -> str:
+    run = m.group()
+    return "a " + run[2:].replace(" ", "") if run.startswith("a ") else run.replace(" ", "")
+  return re.sub(r"\b[a-z](?: [a-z])+\b", join, text)
+
+
+def _norm(text: str) -> str:
+  return _letters(normalize(_initials(text)))
+
+
 def _n(text: str) -> str:
-  return drop_words(normalize(text))
+  return drop_words(_norm(text))
+
+
+def _stop(text: str) -> str:
+  """`text` ending with one period ("Washington, D.C." stays as it is)."""
+  return text if text.endswith(".") else text + "."
 
 
 class City:
   def __init__(self, d: dict[str, Any]) -> None:
     self.name: str = d["name"]
     self.key = _n(self.name)
-    self.aliases = [_n(a) for a in d.get("aliases", ())]
+    self.aliases = [a for a in map(_n, d.get("aliases", ())) if len(a) > 1 and a != self.key]
     self.country: str = d["country"]
     self.country_key = _n(self.country)
     self.continents = [_n(c) for c in d["continent"]]
@@ -246,6 +278,19 @@ def fame_vocab() -> frozenset[str]:
   return frozenset(x for c in cities() for x in (*c.landmarks, *c.known))
 
 
+def place_key(target: str) -> str | None:
+  """The canonical place of "is it in <target>?": the name as written ("bay area", "horn of
+  africa", "new york state"), then without generic words ("the state of california", "the
+  continent of europe"), then a demonym, then "<name> state" ("the state of washington",
+  "washington", "new york": the states named like a city); None if none is known."""
+  short = drop_words(target, GENERIC)
+  for name in (target, short, DEMONYMS.get(target), DEMONYMS.get(short), f"{short} state"):
+    key = places().get(name or "")
+    if key is not None:
+      return key
+  return None
+
+
 def pools(split: str) -> dict[str, list[str]]:
   return {d: split_pool(GROUP, [c.name for c in cities() if c.difficulty == d], split)
           for d in DIFFICULTIES}
@@ -309,9 +354,13 @@ class GuessMyCity(SimulatedGame):
   def respond(self, raw: str) -> tuple[str, bool, bool]:
     if several_questions(raw):
       return self._say("Please ask one question at a time.", "One question at a time."), False, False
-    q = strip_fillers(normalize(raw))
+    q = strip_fillers(_norm(raw))
     if not q:
       return self._help(q), False, False
+    if re.match(r"(is it|is the city)( located)? in ", q):
+      where = self._where(q)            # "is it in <place>?" is never a guess (see _where)
+      if where is not None:
+        return where, False, False
     guess = self._guess(q)
     if guess is not None:
       return guess
@@ -333,9 +382,10 @@ class GuessMyCity(SimulatedGame):
         continue
       city = city_names().get(head) or city_names().get(re.sub(r"^city of | city$", "", head))
       if city is not None:
+        name = _stop(city.name)
         if city is self.city:
-          return self._say(f"Yes! The city is {city.name}.", f"Yes, {city.name}!"), True, False
-        return self._say(f"No, it is not {city.name}.", "No."), False, False
+          return self._say(f"Yes! The city is {name}", f"Yes, {city.name}!"), True, False
+        return self._say(f"No, it is not {name}", "No."), False, False
       if head in other_cities():
         return self._say(f"No, it is not {head.title()}.", "No."), False, False
     return None
@@ -388,22 +438,20 @@ class GuessMyCity(SimulatedGame):
                      r"(.+)", q)
     place = None
     if m:
-      target = drop_words(m.group(2), DROP | {"continent", "of", "country", "region", "state",
-                                              "area"})
-      place = target
+      place = drop_words(m.group(2), DROP)
     else:
       m = re.fullmatch(r"(?:is it|is the city|is it located in|is it in)\s+(?:an? )?(.+?)"
                        r"(?: city| country| capital| place)?", q)
       if m and m.group(1) in DEMONYMS:
         place = DEMONYMS[m.group(1)]
     if place is not None:
-      hemi = self._hemisphere(place)
+      hemi = self._hemisphere(drop_words(place, GENERIC))
       if hemi is not None:
         return self._yes_no(hemi)
-      key = places().get(place) or places().get(DEMONYMS.get(place, ""))
+      key = place_key(place)
       if key is not None:
-        return self._yes_no(key in c.places() or (key == "americas" and bool(
-            {"north america", "south america"} & set(c.continents))))
+        return self._yes_no(key in c.places() or city_names().get(place) is c or (
+            key == "americas" and bool({"north america", "south america"} & set(c.continents))))
     for pat, value in ((r"(north|above) of (the )?equator", c.lat > 0),
                        (r"(south|below) of (the )?equator", c.lat < 0),
                        (r"(near|close to|on|at) (the )?equator", abs(c.lat) < 15),

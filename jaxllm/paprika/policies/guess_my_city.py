@@ -17,9 +17,8 @@ Decisions:
   questions whose answers are shared categories (continent, country, region, language, climate,
   hemisphere). Open questions with near-unique answers (population, elevation, river, "what is
   it famous for?") are left out: they name the city in one reply, which turns play into table
-  lookup rather than questioning. Areas the simulator cannot parse ("is it in bay area?", "new
-  york state": its place parser drops "area", "state" and "of") are filtered out: a question
-  stays only if no city gets the help reply and the replies split the table.
+  lookup rather than questioning. A question stays only if no city gets the simulator's help
+  reply and the replies split the table.
 - Informed move: the unasked question minimising the largest reply group (several-answer open
   questions compete with yes/no ones on that same count), then the expected group size, ties at
   random; guess "is it <city>?" when one city is left, when nothing splits them, when a guess
