@@ -127,7 +127,7 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.base.num_steps, c.base.batch_size, c.base.seq_len = 300, 4, 2048
     c.base.optim.warmup_steps = 20
     c.collect.samples_per_scenario, c.collect.scenarios_per_round = 4, 6
-    c.collect.max_new_tokens, c.collect.max_context = 24, 2048
+    c.collect.max_new_tokens, c.collect.max_context = 40, 2048
     c.collect.max_invalid = 3
     c.train.rounds, c.train.batch_size = 1, 2
     c.eval.samples_per_scenario = 1
@@ -153,7 +153,8 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.data.train_scenarios, c.data.eval_scenarios = 200, 16
     c.base.seq_len, c.base.batch_size, c.base.num_steps = 1024, 8, 300
     c.base.optim.warmup_steps = 30
-    c.collect.max_new_tokens, c.collect.max_context = 24, 1024
+    # 40 new tokens: the longest terse reply, "<Answer>reveal 10 10</Answer>" + EOS, is 30.
+    c.collect.max_new_tokens, c.collect.max_context = 40, 1024
     c.collect.samples_per_scenario, c.collect.scenarios_per_round = 8, 24
     c.train.rounds = 2
     c.train.rpo_optim.lr = c.train.sft_optim.lr = 1e-4

@@ -255,8 +255,10 @@ def train_round(arm, config, round_dir, mesh, rules, graphdef, params, arrays, n
                        steps_per_call=k, log_every=min(t.log_every, num_steps),
                        checkpoint_every=num_steps, keep_checkpoints=t.keep_checkpoints,
                        name=f"{arm}", meta={"config": config.to_dict()})
-  last = {k: float(v) for k, v in (result.last_metrics or {}).items()
-          if k in ("loss", "nll", "dpo_loss", "rewards/accuracy", "rewards/margins")}
+  keep = ("loss", "nll", "dpo_loss", "rewards/accuracy", "rewards/margins")
+  last = {k.split("/", 1)[1] if k.startswith(f"{arm}/") else k: float(v)
+          for k, v in (result.last_metrics or {}).items()}
+  last = {k: v for k, v in last.items() if k in keep}
   return result.state["params"], {"steps": num_steps, "train": last}
 
 
@@ -315,6 +317,7 @@ def run_arm(arm, config, workdir, mesh, rules, graphdef, base_params, tokenizer,
                                   config.seed * 1000 + r, eos_ids(config, tokenizer))
       info.update(tinfo)
     key = {"arm": arm, "round": r, "eval": config.eval.to_dict(), "seed": config.seed,
+           "collect": config.collect.to_dict(),
            "pools": [config.data.seed, config.data.eval_scenarios, config.data.options,
                      config.data.eval_options]}
     info["eval"] = llm_base.cached(
@@ -349,8 +352,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
       name="paprika")
   sampler = make_sampler(nnx.merge(graphdef, base_params), tokenizer,
                          collect_config(config, config.seed))
-  key = {"eval": config.eval.to_dict(), "pools": [config.data.seed, config.data.eval_scenarios,
-                                                  config.data.options, config.data.eval_options],
+  key = {"eval": config.eval.to_dict(), "collect": config.collect.to_dict(),
+         "pools": [config.data.seed, config.data.eval_scenarios, config.data.options,
+                   config.data.eval_options],
          "groups": eval_groups, "seed": config.seed}
   base_eval = llm_base.cached(
       paths.join(workdir, "base_eval.json"), key,
@@ -391,9 +395,8 @@ def plot_rounds(path, results, groups) -> str:
   import matplotlib.pyplot as plt
   keys = ["ALL"] + list(groups)
   cols = min(4, len(keys))
-  fig, axes = plt.subplots(math.ceil(len(keys) / cols), cols, figsize=(3.2 * cols,
-                                                                    2.6 * math.ceil(len(keys) / cols)),
-                           squeeze=False)
+  nrows = math.ceil(len(keys) / cols)
+  fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
   for ax, k in zip(axes.flat, keys):
     for arm, rounds in results["arms"].items():
       xs = [r["trajectories"] for r in rounds]
