@@ -259,6 +259,11 @@ def train_round(arm, config, round_dir, mesh, rules, graphdef, params, arrays, n
   last = {k.split("/", 1)[1] if k.startswith(f"{arm}/") else k: float(v)
           for k, v in (result.last_metrics or {}).items()}
   last = {k: v for k, v in last.items() if k in keep}
+  saved = paths.join(round_dir, "train.json")   # a rerun restores the round and logs nothing
+  if result.start_step >= num_steps and paths.exists(saved):
+    last = json.loads(paths.read_text(saved))
+  elif jax.process_index() == 0:
+    paths.write_text(saved, json.dumps(last))
   return result.state["params"], {"steps": num_steps, "train": last}
 
 
