@@ -17,7 +17,7 @@ Decisions the facts leave open:
   trajectory it is dropped (`dropped=True`): pair selection discards it. The unparsable replies stay
   in the chat (the record is what was played).
 - The last user message (the final feedback) is kept in the record for reading; the chat a
-  trainer tokenizes ends at the agent's last reply (`training_messages`).
+  trainer tokenizes ends at the agent's last reply (`pairs.training_messages`).
 - `think=False` asks for the bare `<Answer>` (tiny byte-level models, whose turns must be short);
   the parser accepts both.
 """
@@ -96,11 +96,6 @@ class Episode:
   def stop_overflow(self) -> None:
     """Ends the episode because the chat no longer fits the model's context (a failure)."""
     self.overflow = self.done = True
-
-  def training_messages(self) -> list[dict[str, str]]:
-    """The chat up to and including the agent's last reply."""
-    idx = [i for i, m in enumerate(self.messages) if m["role"] == "assistant"]
-    return self.messages[:idx[-1] + 1] if idx else []
 
   def record(self) -> dict[str, Any]:
     return {"scenario": self.scenario.to_json(), "messages": self.messages,

@@ -27,6 +27,7 @@ from jaxllm.paprika.policies import murder_mystery as mm_policy
 from jaxllm.paprika.policies import twenty_questions as tq_policy
 from jaxllm.paprika.policies.observe import observe, shown
 from jaxllm.paprika.turns import Episode, parse_answer
+from tests.jaxllm.paprika.test_policies import Sealed
 
 # group -> (success floor at noise 0, mean-turn ceiling at noise 0)
 SETUPS = {"twenty_questions": (0.9, 10), "guess_my_city": (0.9, 6),
@@ -111,23 +112,6 @@ def test_deterministic_given_the_seed_and_bare_game_matches_episode(group):
       moves.append(parse_answer(agent.act(game)))
       game.step(moves[-1])
     assert moves == [m for m, _ in moves_and_feedback(rec)]
-
-
-class Sealed:
-  """Stands in for a secret attribute: any use but len() fails the test."""
-
-  def __init__(self, name, n):
-    object.__setattr__(self, "_name", name)
-    object.__setattr__(self, "_n", n)
-
-  def __len__(self):
-    return self._n
-
-  def _fail(self, *a, **k):
-    raise AssertionError(f"the policy read the secret {self._name!r}")
-
-  __getattr__ = __iter__ = __getitem__ = __contains__ = __eq__ = __hash__ = _fail
-  __str__ = __bool__ = __int__ = __float__ = __lt__ = __gt__ = _fail
 
 
 @pytest.mark.parametrize("group", GROUP_NAMES)
