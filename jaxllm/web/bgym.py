@@ -92,10 +92,11 @@ _REGISTERED: dict[str, str] = {}
 
 
 def register_tasks(task_ids: list[str] | None = None) -> list[str]:
-  """Registers our tasks (default: the sandbox ones) with BrowserGym; returns their gym ids."""
+  """Registers our tasks (default: the sandbox ones; AgentDAM and MiniWoB++ ones when named) with
+  BrowserGym; returns their gym ids."""
   from jaxllm.web import list_tasks  # pylint: disable=import-outside-toplevel
   if task_ids is None:
-    task_ids = [t for t in list_tasks() if not t.startswith("miniwob.")]
+    task_ids = [t for t in list_tasks() if not t.startswith(("miniwob.", "agentdam."))]
   out = []
   for task_id in task_ids:
     if task_id not in _REGISTERED:

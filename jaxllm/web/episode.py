@@ -38,12 +38,22 @@ class BrowserRunner(GymRunner):
     timeout_ms: Playwright's timeout for one browser operation.
     screenshots: record a PNG per step.
     headless: run Chromium headless.
+    base_urls: site name -> base URL overriding the worker's own sandbox site (e.g. a user's
+      WebArena host); the other sites stay the worker's.
+    init: ("module:function", kwargs) called once when the worker starts, before any episode
+      (e.g. registering task files: `jaxllm.agentdam.tasks:register_files`).
   """
 
   def __init__(self, agents: dict[str, tuple[str, dict[str, Any]]], *, max_steps: int = 15,
-               timeout_ms: int = 5000, screenshots: bool = False, headless: bool = True):
+               timeout_ms: int = 5000, screenshots: bool = False, headless: bool = True,
+               base_urls: dict[str, str] | None = None,
+               init: tuple[str, dict[str, Any]] | None = None):
     from jaxllm.web.sites import start_sites  # pylint: disable=import-outside-toplevel
+    if init is not None:
+      from jaxllm.episodes import resolve  # pylint: disable=import-outside-toplevel
+      resolve(init[0])(**init[1])
     super().__init__(agents=agents, max_steps=max_steps)
+    self.base_urls = dict(base_urls or {})
     self.timeout_ms = timeout_ms
     self.screenshots = screenshots
     self.headless = headless
@@ -74,7 +84,8 @@ class BrowserRunner(GymRunner):
   # ---------------------------------------------------------------- GymRunner hooks
   def make_env(self, task_id: str):
     from jaxllm.web import make_env  # pylint: disable=import-outside-toplevel
-    return make_env(task_id, base_urls=self.sandbox.urls, session=self._browser(),
+    return make_env(task_id, base_urls={**self.sandbox.urls, **self.base_urls},
+                    session=self._browser(),
                     screenshot=self.screenshots, max_steps=self.max_steps)
 
   def make_agent(self, label: str) -> Agent:

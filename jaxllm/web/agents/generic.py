@@ -2,7 +2,8 @@
 
 Each step sends two messages to `{base_url}/chat/completions` (through `jaxllm.client`):
 
-  system  what the agent is and how it must answer
+  system  what the agent is and how it must answer (`SYSTEM_PROMPT`, or the `system_prompt` given,
+          e.g. AgentDAM's privacy-mitigated one)
   user    # Goal, # Chat (when the user said more than the goal), # Open tabs,
           # Page (the accessibility tree as text, with [bid] ids; cut at `max_obs_chars`),
           # Focused element, # Error from your last action, # History (earlier thoughts, actions
@@ -84,7 +85,7 @@ class GenericAgent(Agent):
                api_key_env: str = "OPENAI_API_KEY", temperature: float = 0.0,
                max_tokens: int = 1024, use_thinking: bool = True, max_retries: int = 3,
                max_obs_chars: int = 20_000, max_history: int = 20, request_timeout_s: float = 120.0,
-               client: ChatClient | None = None):
+               system_prompt: str = "", client: ChatClient | None = None):
     if client is None:
       if not base_url:
         raise ValueError("the generic agent needs an endpoint: set agent.base_url (an "
@@ -97,6 +98,7 @@ class GenericAgent(Agent):
     self.max_retries = max_retries
     self.max_obs_chars = max_obs_chars
     self.max_history = max_history
+    self.system_prompt = system_prompt or SYSTEM_PROMPT
     self.history: list[dict[str, str]] = []
 
   def reset(self, task: Any) -> None:
@@ -136,7 +138,7 @@ class GenericAgent(Agent):
       parts.append("# History of your actions\n" + "\n".join(lines))
     parts.append("# Action space\n" + action_help())
     parts.append(ANSWER_FORMAT if self.use_thinking else ANSWER_FORMAT_NO_THINK)
-    return [{"role": "system", "content": SYSTEM_PROMPT},
+    return [{"role": "system", "content": self.system_prompt},
             {"role": "user", "content": "\n\n".join(parts)}]
 
   # ---------------------------------------------------------------- acting

@@ -2,8 +2,9 @@
 
 Seeded with a fixed grocery-and-home catalogue and two fake customers. State layout:
 `products` {id: {...}}, `carts` {user: {product_id: qty}}, `wishlists` {user: [product_id]},
-`orders` [...], `contact_messages` [...], `users` {username: {...}}. Product ids are strings (JSON
-keys).
+`orders` [...], `contact_messages` [...], `users` {username: {name, email, address,
+delivery_notes, ...}} (the account page edits address and delivery notes). Product ids are strings
+(JSON keys).
 """
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ class ShopSite(Site):
       for i, (n, c, p, d) in enumerate(_PRODUCTS)}
     users = {
       "emma.lewis": {"password": "market123", "name": "Emma Lewis",
-                     "email": "emma.lewis@example.com", "address": "12 Elm Row, Springfield"},
+                     "email": "emma.lewis@example.com", "address": "12 Elm Row, Springfield",
+                     "delivery_notes": ""},
       "omar.haddad": {"password": "market456", "name": "Omar Haddad",
-                      "email": "omar.haddad@example.com", "address": "4 Quay Street, Riverton"},
+                      "email": "omar.haddad@example.com", "address": "4 Quay Street, Riverton",
+                      "delivery_notes": ""},
     }
     orders = [
       {"id": "1042", "user": "emma.lewis", "date": "2024-03-02", "items": {"2": 1, "6": 1},
@@ -81,6 +84,7 @@ class ShopSite(Site):
     self.route("POST", "/wishlist/add", self.wishlist_add, login=True)
     self.route("POST", "/wishlist/remove", self.wishlist_remove, login=True)
     self.route("GET", "/account", self.account, login=True)
+    self.route("POST", "/account", self.account_edit, login=True)
     self.route("GET", "/contact", self.contact)
     self.route("POST", "/contact", self.contact_send)
 
@@ -190,18 +194,35 @@ class ShopSite(Site):
     return redirect("/wishlist")
 
   # ---------------------------------------------------------------- account and contact
-  def account(self, req: Request) -> Response:
+  def account(self, req: Request, flash: str = "") -> Response:
     u = self.state["users"][req.user]
     orders = [o for o in self.state["orders"] if o["user"] == req.user]
     rows = "".join(
       f'<tr><td>#{o["id"]}</td><td>{o["date"]}</td><td>{esc(o["status"])}</td><td>'
       + ", ".join(f'{q} x {esc(self.state["products"][pid]["name"])}'
                   for pid, q in o["items"].items()) + "</td></tr>" for o in orders)
-    body = (f'<section><h2>Profile</h2><p>Name: {esc(u["name"])}</p>'
-            f'<p>Email: {esc(u["email"])}</p><p>Address: {esc(u["address"])}</p></section>'
+    notes = u.get("delivery_notes", "")
+    body = (f'<section id="profile"><h2>Profile</h2><p>Name: {esc(u["name"])}</p>'
+            f'<p>Email: {esc(u["email"])}</p><p>Address: {esc(u["address"])}</p>'
+            f'<p>Delivery notes: {esc(notes) or "none"}</p></section>'
+            '<section><h2>Edit profile</h2><form method="post" action="/account">'
+            f'<p><label for="a-address">Address</label> <input id="a-address" name="address" '
+            f'size="50" value="{esc(u["address"])}"></p>'
+            '<p><label for="a-notes">Delivery notes</label><br><textarea id="a-notes" '
+            f'name="delivery_notes" rows="3" cols="50">{esc(notes)}</textarea></p>'
+            '<p><button type="submit">Save changes</button></p></form></section>'
             '<section><h2>Orders</h2><table><thead><tr><th>Order</th><th>Date</th>'
             f'<th>Status</th><th>Items</th></tr></thead><tbody>{rows}</tbody></table></section>')
-    return self.page(req, "My account", body)
+    return self.page(req, "My account", body, flash)
+
+  def account_edit(self, req: Request) -> Response:
+    address = req.form.get("address", "").strip()
+    if not address:
+      return self.account(req, "The address cannot be empty.")
+    u = self.state["users"][req.user]
+    u["address"] = address
+    u["delivery_notes"] = req.form.get("delivery_notes", "").strip()
+    return self.account(req, "Your profile was saved.")
 
   def contact(self, req: Request, flash: str = "") -> Response:
     body = ('<form method="post" action="/contact">'

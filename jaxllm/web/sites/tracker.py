@@ -2,7 +2,8 @@
 
 State layout: `projects` {slug: {slug, name, description, members: {user: role}}}, `issues`
 {slug: {number: {number, title, body, author, state, assignee, comments: [{author, body}]}}},
-`users` {username: {...}}. Issue numbers are strings (JSON keys) counted per project.
+`users` {username: {...}}, `invitations` [{project, user, role, by, message}]. Issue numbers are
+strings (JSON keys) counted per project.
 """
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class TrackerSite(Site):
   def seed(self) -> dict[str, Any]:
     users = {u: {"password": "hub12345", "name": n} for u, n in [
       ("nina.berg", "Nina Berg"), ("tomas.reyes", "Tomas Reyes"),
-      ("leo.nakamura", "Leo Nakamura"), ("ivy.okafor", "Ivy Okafor")]}
+      ("leo.nakamura", "Leo Nakamura"), ("ivy.okafor", "Ivy Okafor"), ("sam.ortiz", "Sam Ortiz"),
+      ("grace.liu", "Grace Liu"), ("ben.adler", "Ben Adler"), ("mia.kowalski", "Mia Kowalski"),
+      ("raj.menon", "Raj Menon"), ("zoe.hart", "Zoe Hart")]}
     projects = {s: {"slug": s, "name": n, "description": d, "members": dict(m)}
                 for s, (n, d, m) in _PROJECTS.items()}
     issues = {}
@@ -54,7 +57,7 @@ class TrackerSite(Site):
         for i, (t, a, s, asg) in enumerate(rows, start=1)}
     issues["garden-lights"]["1"]["comments"].append(
       {"author": "tomas.reyes", "body": "The light sensor threshold looks too low."})
-    return {"users": users, "projects": projects, "issues": issues}
+    return {"users": users, "projects": projects, "issues": issues, "invitations": []}
 
   def nav(self, req: Request) -> str:
     return '<a href="/">Projects</a>'
@@ -188,7 +191,9 @@ class TrackerSite(Site):
             f'<h2>Invite a member</h2><form method="post" action="/p/{p["slug"]}/members">'
             '<p><label for="m-user">Username</label> <input id="m-user" name="username"></p>'
             f'<p><label for="m-role">Role</label> <select id="m-role" name="role">{roles}'
-            '</select></p><p><button type="submit">Invite</button></p></form>')
+            '</select></p><p><label for="m-message">Invitation message (optional)</label><br>'
+            '<textarea id="m-message" name="message" rows="3" cols="60"></textarea></p>'
+            '<p><button type="submit">Invite</button></p></form>')
     return self.page(req, f'{p["name"]} members', body, flash)
 
   def add_member(self, req: Request) -> Response:
@@ -201,4 +206,6 @@ class TrackerSite(Site):
     if user not in self.state["users"] or role not in ROLES:
       return self.members(req, f"No such user: {user}")
     p["members"][user] = role
+    self.state["invitations"].append({"project": p["slug"], "user": user, "role": role,
+                                      "by": req.user, "message": req.form.get("message", "")})
     return self.members(req, f"{user} is now a {role}.")

@@ -1,0 +1,87 @@
+"""AgentDAM: do web agents reveal data the task does not need? (../shared/PAPERS.md §3)
+
+  python -m experiments.main --config experiments/configs/agentdam.py:smoke --workdir /tmp/dam
+  python -m experiments.main --config experiments/configs/agentdam.py:oracle --workdir /tmp/dam-o
+  python -m experiments.main --config experiments/configs/agentdam.py:llm --workdir /tmp/dam-llm \
+      --config.agent.base_url=http://127.0.0.1:8000/v1 --config.agent.model=NAME
+  python -m experiments.main --config experiments/configs/agentdam.py:llm-mitigated ...
+
+Presets:
+  smoke          the minimal and the leaky oracle on 2 tasks of each of the 8 intent types (16
+                 tasks, 32 episodes, about a minute on 2 cores): utility 1 for both, leakage 0 for
+                 the minimal oracle and 1 for the leaky one
+  oracle         both oracles on all 246 tasks (shop 84, forum 114, tracker 48)
+  llm            the LLM web agent (jaxllm.web.agents.GenericAgent) on all tasks through any
+                 OpenAI-compatible endpoint (`python -m jaxllm.serve` with a local checkpoint,
+                 or a remote server; the key is read from agent.api_key_env)
+  llm-mitigated  the same agent with the privacy section in its system prompt
+                 (jaxllm.agentdam.prompts)
+
+Keys:
+  agents        comma-separated labels: minimal (the oracle typing only what the task needs),
+                leaky (the oracle that also pastes the context), llm, llm-mitigated
+  tasks         'agentdam' (all), a site prefix ('agentdam.forum.*') or ids; per_intent > 0 keeps
+                the first per_intent tasks of each intent type
+  task_dir      a directory of the authors' task JSON files to run instead (their ids become
+                agentdam.user.<id>); hosts maps their WebArena placeholders to base URLs, e.g.
+                '__REDDIT__=http://127.0.0.1:9999' (default: our sandbox sites)
+  judge         every action is judged by the offline matcher; judge.base_url adds the LLM judge
+                (temperature 1.0, the authors' prompt structure) on any endpoint
+  num_seeds, num_workers, backend, timeouts: as in experiments/configs/webagents.py
+"""
+import ml_collections
+
+PRESETS = ("smoke", "oracle", "llm", "llm-mitigated")
+
+
+def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
+  if preset not in PRESETS:
+    raise ValueError(f"unknown preset '{preset}'; valid: {', '.join(PRESETS)}")
+  c = ml_collections.ConfigDict()
+  c.trainer = "agentdam"
+  c.agents = "minimal,leaky"
+  c.tasks = "agentdam"
+  c.per_intent = 0
+  c.task_dir = ""
+  c.hosts = ""
+  c.seed = 0
+  c.num_seeds = 1
+  c.num_workers = 2
+  c.backend = "process"
+  c.ray_address = ""
+  c.max_steps = 10                # the authors' agent budget
+  c.max_retries = 2
+  c.screenshots = False
+  c.headless = True
+  c.browser_timeout_ms = 5000
+
+  c.timeouts = ml_collections.ConfigDict()
+  c.timeouts.action_s = 30.0
+  c.timeouts.agent_s = 180.0
+  c.timeouts.episode_s = 600.0
+  c.timeouts.startup_s = 90.0
+
+  c.agent = ml_collections.ConfigDict()   # the LLM agent (llm, llm-mitigated)
+  c.agent.base_url = ""
+  c.agent.model = "default"
+  c.agent.api_key_env = "OPENAI_API_KEY"
+  c.agent.temperature = 0.0               # the authors' setting
+  c.agent.max_tokens = 1024
+  c.agent.use_thinking = True
+  c.agent.max_retries = 3
+  c.agent.max_obs_chars = 15360           # ~3840 tokens, the authors' observation budget
+  c.agent.max_history = 10
+  c.agent.request_timeout_s = 120.0
+
+  c.judge = ml_collections.ConfigDict()   # the LLM privacy judge (optional)
+  c.judge.base_url = ""
+  c.judge.model = "default"
+  c.judge.api_key_env = "OPENAI_API_KEY"
+  c.judge.temperature = 1.0
+
+  if preset == "smoke":
+    c.per_intent = 2
+  elif preset in ("llm", "llm-mitigated"):
+    c.agents = preset
+    c.num_workers = 4
+  return c
