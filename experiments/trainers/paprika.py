@@ -20,26 +20,22 @@ Nothing is selected on the eval scenarios: the rounds, learning rates and sizes 
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
 
 import flax.nnx as nnx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import runtime
 from experiments.configs.paprika import ARMS
 from experiments.errors import UserError
 from experiments.results import write_results
-from experiments.runtime import optim, paths
-from experiments.trainers import llm_base
+from experiments.runtime import paths
+from experiments.trainers import llm_base, preference
 from experiments.trainers import sft as sft_trainer
 from jaxllm import train as llm_train
-from jaxllm.data.chat import pack_examples, tokenize_chat
-from jaxllm.models import model_shardings
 from jaxllm.paprika import games as _games  # noqa: F401  (registers every group)
 from jaxllm.paprika.collect import (CollectConfig, collect, make_sampler, read_jsonl,
                                     write_jsonl)
@@ -47,9 +43,8 @@ from jaxllm.paprika.curriculum import (ProportionalCurriculum, UCBCurriculum,
                                        learning_potential)
 from jaxllm.paprika.evaluate import summarize
 from jaxllm.paprika.games.base import GROUPS, Scenario
-from jaxllm.paprika.pairs import group_by_scenario, pair_arrays, select_pairs, training_messages
+from jaxllm.paprika.pairs import group_by_scenario, select_pairs, training_messages
 from jaxllm.paprika.policies import ScriptedAgent, play
-from jaxllm.sharding import train_state_shardings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,91 +175,21 @@ def game_factory(config):
 # one round's update
 # ---------------------------------------------------------------------------------------------
 def round_batches(arm, config, tokenizer, pairs, logits_fn, params, pad_id):
-  """(arrays [N, T] of the round's examples, N) for RPO pairs (with reference log-probs) or
-  SFT chosen chats."""
-  max_len = config.collect.max_context
-  if arm == "sft":
-    examples = [tokenize_chat(tokenizer, p["chosen"]) for p in pairs]
-    examples = [e for e in examples if len(e[0]) <= max_len]
-    if not examples:
-      return None, 0
-    t = min(-(-max(len(e[0]) for e in examples) // 64) * 64, max_len)
-    rows = pack_examples(examples, t, pad_id, pack=False)
-    return {"tokens": rows.tokens, "attention_mask": rows.attention_mask,
-            "loss_mask": rows.loss_mask}, len(rows)
-  arrays, skipped = pair_arrays(tokenizer, pairs, max_len, pad_id)
-  n = len(arrays["chosen_tokens"])
-  if skipped:
-    print(f"[paprika] {skipped} pairs longer than collect.max_context={max_len} skipped",
-          flush=True)
-  if n == 0:
-    return None, 0
-  exclude = eos_ids(config, tokenizer)
-  ref = jax.jit(functools.partial(llm_train.reference_logps, logits_fn, dpo_exclude_ids=exclude))
-  bs = config.train.batch_size
-  outs = []
-  for i in range(0, n, bs):
-    idx = np.arange(i, min(i + bs, n))
-    idx = np.concatenate([idx, np.zeros(bs - len(idx), int)])   # one compiled shape
-    chunk = {k: jnp.asarray(v[idx]) for k, v in arrays.items()}
-    r = jax.device_get(ref(params, chunk))
-    outs.append({k: v[:min(bs, n - i)] for k, v in r.items()})
-  for k in ("ref_chosen_logps", "ref_rejected_logps"):
-    arrays[k] = np.concatenate([o[k] for o in outs]).astype(np.float32)
-  return arrays, n
+  """(arrays [N, T] of the round's examples, N): `preference.example_arrays` with this config."""
+  return preference.example_arrays(arm, tokenizer, pairs, logits_fn, params, pad_id,
+                                   max_len=config.collect.max_context,
+                                   batch_size=config.train.batch_size,
+                                   exclude=eos_ids(config, tokenizer), name="paprika")
 
 
 def eos_ids(config, tokenizer) -> tuple[int, ...]:
   """Token ids the DPO log-ratio skips (train.exclude_eos)."""
-  return tuple(getattr(tokenizer, "eos_token_ids", ()) or ()) if config.train.exclude_eos else ()
+  return preference.eos_ids(tokenizer) if config.train.exclude_eos else ()
 
 
 def train_round(arm, config, round_dir, mesh, rules, graphdef, params, arrays, n, seed, exclude):
-  t = config.train
-  bs = t.batch_size
-  num_steps = max(1, math.ceil(t.epochs * n / bs))
-  k = t.steps_per_call if num_steps % t.steps_per_call == 0 else 1
-  o = dict((t.sft_optim if arm == "sft" else t.rpo_optim).to_dict())
-  o["warmup_steps"] = int(t.warmup_fraction * num_steps)
-  tx = optim.make_optimizer(o, num_steps, prefix=f"train.{'sft' if arm == 'sft' else 'rpo'}_optim")
-  logits_fn = llm_train.nnx_logits_fn(graphdef)
-  if arm == "sft":
-    loss_fn = functools.partial(llm_train.sft_loss, logits_fn=logits_fn)
-  else:
-    loss_fn = functools.partial(llm_train.rpo_loss, logits_fn=logits_fn, beta=t.beta,
-                                alpha=t.alpha, dpo_exclude_ids=exclude)
-  step = llm_train.make_train_step(loss_fn, tx)
-  param_sharding = model_shardings(jax.eval_shape(lambda: params), mesh, rules)
-
-  def init_fn():
-    return optim.init_train_state(jax.tree.map(jnp.copy, params), tx, seed)
-
-  state_sharding = train_state_shardings(jax.eval_shape(init_fn), param_sharding, mesh)
-  order = np.random.default_rng([seed, 5]).permutation(n)   # one pass; wraps for epochs > 1
-
-  def get_batch(i):
-    idx = np.asarray([order[(i * bs + j) % n] for j in range(bs)])
-    return {kk: v[idx] for kk, v in arrays.items()}
-
-  def step_fn(state, batch, consts):
-    del consts
-    return step(state, batch)
-
-  result = runtime.run(workdir=round_dir, mesh=mesh, init_fn=init_fn, step_fn=step_fn,
-                       state_sharding=state_sharding, get_batch=get_batch, num_steps=num_steps,
-                       steps_per_call=k, log_every=min(t.log_every, num_steps),
-                       checkpoint_every=num_steps, keep_checkpoints=t.keep_checkpoints,
-                       name=f"{arm}", meta={"config": config.to_dict()})
-  keep = ("loss", "nll", "dpo_loss", "rewards/accuracy", "rewards/margins")
-  last = {k.split("/", 1)[1] if k.startswith(f"{arm}/") else k: float(v)
-          for k, v in (result.last_metrics or {}).items()}
-  last = {k: v for k, v in last.items() if k in keep}
-  saved = paths.join(round_dir, "train.json")   # a rerun restores the round and logs nothing
-  if result.start_step >= num_steps and paths.exists(saved):
-    last = json.loads(paths.read_text(saved))
-  elif jax.process_index() == 0:
-    paths.write_text(saved, json.dumps(last))
-  return result.state["params"], {"steps": num_steps, "train": last}
+  return preference.train_round(arm, config.train, round_dir, mesh, rules, graphdef, params,
+                                arrays, n, seed, exclude, meta={"config": config.to_dict()})
 
 
 # ---------------------------------------------------------------------------------------------
