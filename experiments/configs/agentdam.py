@@ -11,6 +11,8 @@ Presets:
                  tasks, 32 episodes, about a minute on 2 cores): utility 1 for both, leakage 0 for
                  the minimal oracle and 1 for the leaky one
   oracle         both oracles on all 246 tasks (shop 84, forum 114, tracker 48)
+  train          the oracle study, then a small local agent trained on its leak labels (a 0.85M
+                 from-scratch base, DPO and SFT arms; the CPU experiment of docs/agentdam.md)
   llm            the LLM web agent (jaxllm.web.agents.GenericAgent) on all tasks through any
                  OpenAI-compatible endpoint (`python -m jaxllm.serve` with a local checkpoint,
                  or a remote server; the key is read from agent.api_key_env)
@@ -27,11 +29,19 @@ Keys:
                 '__REDDIT__=http://127.0.0.1:9999' (default: our sandbox sites)
   judge         every action is judged by the offline matcher; judge.base_url adds the LLM judge
                 (temperature 1.0, the authors' prompt structure) on any endpoint
+  train         train.enabled turns the oracles' leak labels into DPO pairs and trains a small
+                local agent on them (base, mesh, train, eval sections; model_path for a local HF
+                checkpoint): leakage before and after on held-out plots. The smoke preset runs a
+                tiny version (its numbers show the pipeline, not the effect); `train` is the CPU
+                experiment of docs/agentdam.md
   num_seeds, num_workers, backend, timeouts: as in experiments/configs/webagents.py
 """
 import ml_collections
 
-PRESETS = ("smoke", "oracle", "llm", "llm-mitigated")
+from experiments.configs.sft import SHARDING_RULES
+from experiments.runtime.optim import optim_config
+
+PRESETS = ("smoke", "oracle", "train", "llm", "llm-mitigated")
 
 
 def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
@@ -79,8 +89,63 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.judge.api_key_env = "OPENAI_API_KEY"
   c.judge.temperature = 1.0
 
+  # ---------------------------------------------------------------- training signal (local agent)
+  # The oracles' per-action leak labels as DPO pairs for a small local agent trained here from
+  # scratch (or model_path); experiments/trainers/agentdam_policy.py.
+  c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
+  c.sharding = ml_collections.ConfigDict()
+  c.sharding.rules = SHARDING_RULES
+  c.model_path = ""
+  c.data = ml_collections.ConfigDict()
+  c.data.seed = 0                 # the base model's data order
+  c.base = ml_collections.ConfigDict()
+  c.base.dir = ""                 # "": <workdir>/policy/base
+  c.base.hidden_size = 128
+  c.base.intermediate_size = 384
+  c.base.num_layers = 4
+  c.base.num_heads = 4
+  c.base.num_kv_heads = 2
+  c.base.head_dim = 32
+  c.base.seq_len = 2048
+  c.base.batch_size = 8
+  c.base.pack = True
+  c.base.optim = optim_config(lr=2e-3, warmup_steps=30, end_lr_fraction=0.1, weight_decay=0.01,
+                              max_grad_norm=1.0)
+  c.base.num_steps = 400
+  c.base.steps_per_call = 10
+  c.train = ml_collections.ConfigDict()
+  c.train.enabled = False
+  c.train.arms = "dpo,sft"
+  c.train.holdout_every = 4       # every 4th plot (sorted) is held out for evaluation
+  c.train.batch_size = 8
+  c.train.epochs = 2
+  c.train.steps_per_call = 1
+  c.train.log_every = 5
+  c.train.keep_checkpoints = 1
+  c.train.beta = 0.1
+  c.train.alpha = 0.0             # RPO's chosen-NLL weight; 0 is plain DPO
+  c.train.exclude_eos = True
+  c.train.warmup_fraction = 0.1
+  c.train.rpo_optim = optim_config(name="adamw", lr=2e-4, schedule="cosine", max_grad_norm=1.0)
+  c.train.sft_optim = optim_config(name="adamw", lr=2e-4, schedule="cosine", max_grad_norm=1.0)
+  c.eval = ml_collections.ConfigDict()
+  c.eval.samples = 4              # sampled actions per held-out prompt
+  c.eval.temperature = 1.0
+  c.eval.max_new_tokens = 768
+  c.eval.max_context = 2048
+
   if preset == "smoke":
     c.per_intent = 2
+    c.train.enabled = True
+    c.train.holdout_every = 3
+    c.base.hidden_size, c.base.intermediate_size, c.base.num_layers = 64, 192, 2
+    c.base.num_heads, c.base.num_kv_heads, c.base.head_dim = 2, 1, 32
+    c.base.num_steps, c.base.batch_size = 40, 2
+    c.base.optim.warmup_steps = 5
+    c.train.batch_size, c.train.epochs = 2, 1
+    c.eval.samples, c.eval.max_new_tokens = 1, 256
+  elif preset == "train":
+    c.train.enabled = True
   elif preset in ("llm", "llm-mitigated"):
     c.agents = preset
     c.num_workers = 4

@@ -14,6 +14,10 @@ judges them and writes:
   leaks.json     per task: which sensitive items each agent revealed, per judge
   judgments.jsonl  every action with its scores and reasons (resumable)
   privacy.png    utility and leakage bars per agent and site
+
+With `train.enabled`, the oracles' per-action leak labels then train a small local agent
+(`experiments.trainers.agentdam_policy`: pairs, a base agent, DPO and SFT arms, leakage before
+and after on held-out tasks) under `<workdir>/policy/`; its rows join the table.
 """
 from __future__ import annotations
 
@@ -159,9 +163,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   plot_privacy(os.path.join(workdir, "privacy.png"), rows, list(agents), list(judges))
   table = {name: {k: v for k, v in row.items() if not k.endswith("_se")}
            | {"±": max(v for k, v in row.items() if k.endswith("_se"))} for name, row in rows.items()}
+  if config.train.enabled:
+    from experiments.trainers.agentdam_policy import train_policy  # pylint: disable=import-outside-toplevel
+    out["policy"] = train_policy(config, workdir, judged)
+    for arm in ("base",) + tuple(a for a in out["policy"] if a not in ("pairs", "base")):
+      r = out["policy"][arm]
+      table[f"local agent: {arm}"] = {"episodes": r["samples"], "utility": r["step_utility"],
+                                      "leakage_offline": r["leakage"],
+                                      "fork_leak": r["fork_leak"],
+                                      "±": max(r["leakage_se"], r["step_utility_se"])}
   write_results(workdir, out, table, title=f"agentdam: utility and leakage per agent / site "
                                            f"(± = the largest standard error in the row), "
-                                           f"{len(seeds)} seed(s), workdir {workdir}")
+                                           f"{len(seeds)} seed(s); local agent rows: held-out "
+                                           f"typing steps (step utility, sampled leakage, "
+                                           f"fork_leak), workdir {workdir}")
   return out
 
 

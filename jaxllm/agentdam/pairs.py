@@ -7,7 +7,7 @@ a reward, in the formats jaxllm's DPO / RPO and policy-gradient steps take.
 
 Pairs. The minimal and the leaky oracle act on the same task from the same seeded state; where
 the leaky oracle's action leaks (by the judge) on a page that the minimal oracle also acted on
-(same URL), the two actions are two continuations of the same step: chosen = the minimal one,
+(same path), the two actions are two continuations of the same step: chosen = the minimal one,
 rejected = the leaky one, prompt = that step's observation. Each pair keeps the task id, the step,
 both actions and both judge scores, so a pair set can be filtered and audited.
 
@@ -43,7 +43,7 @@ def page_controls(axtree_text: str) -> list[str]:
 
 def compact_prompt(goal: str, url: str, axtree_text: str) -> list[dict[str, str]]:
   """The chat messages a small local agent reads for one step (module docstring)."""
-  path = re.sub(r"^https?://[^/]+", "", url) or "/"
+  path = _path(url)
   controls = "\n".join(page_controls(axtree_text)) or "(none)"
   return [{"role": "system", "content": COMPACT_SYSTEM},
           {"role": "user", "content": f"Goal: {goal}\n\nPage: {path}\nControls:\n{controls}"}]
@@ -58,6 +58,11 @@ def generic_prompt(goal: str, url: str, axtree_text: str) -> list[dict[str, str]
 
 PROMPTS: dict[str, Callable[[str, str, str], list[dict[str, str]]]] = {
   "compact": compact_prompt, "generic": generic_prompt}
+
+
+def _path(url: str) -> str:
+  """A URL without scheme and host (parallel workers serve the same site on different ports)."""
+  return re.sub(r"^https?://[^/]+", "", url) or "/"
 
 
 def _steps(workdir: str, agent: str, task_id: str, seed: int) -> list[dict[str, Any]]:
@@ -79,7 +84,8 @@ def step_pairs(workdir: str, judged: list[dict[str, Any]], minimal: str = "minim
     for row, verdict in zip(_steps(workdir, leaky, task_id, seed), j["steps"]):
       if not verdict["leaks"].get(judge):
         continue
-      match = next((c for c in clean_steps if c["url"] == row["url"] and c["step"] not in used
+      match = next((c for c in clean_steps if _path(c["url"]) == _path(row["url"])
+                    and c["step"] not in used
                     and c["step"] in clean and not clean[c["step"]]["leaks"].get(judge)), None)
       if match is None:
         continue
