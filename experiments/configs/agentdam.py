@@ -145,7 +145,15 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
     c.train.batch_size, c.train.epochs = 2, 1
     c.eval.samples, c.eval.max_new_tokens = 1, 256
   elif preset == "train":
+    # CPU-sized (2 cores): a 0.13M-param byte-level base, 1536-byte rows (every rejected chat
+    # fits), 150 SFT steps; DPO / SFT arms one epoch over the training pairs in batches of 4.
     c.train.enabled = True
+    c.base.hidden_size, c.base.intermediate_size, c.base.num_layers = 64, 192, 2
+    c.base.num_heads, c.base.num_kv_heads, c.base.head_dim = 2, 1, 32
+    c.base.num_steps, c.base.batch_size, c.base.seq_len = 150, 4, 1536
+    c.base.optim.warmup_steps = 15
+    c.train.batch_size, c.train.epochs = 4, 1
+    c.eval.samples, c.eval.max_new_tokens, c.eval.max_context = 2, 640, 2048
   elif preset in ("llm", "llm-mitigated"):
     c.agents = preset
     c.num_workers = 4

@@ -66,7 +66,12 @@ def kill_tree(pid: int, extra: list[psutil.Process] = ()) -> None:
       p.kill()
     except psutil.NoSuchProcess:
       pass
-  psutil.wait_procs(procs, timeout=5)
+  deadline = time.monotonic() + 5.0
+  for p in procs:  # one at a time: a process reaped meanwhile (by its parent) is skipped
+    try:
+      p.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except (psutil.Error, OSError):
+      pass  # gone already (NoSuchProcess, or the pidfd of a reaped pid), or not our child
 
 
 class Worker:
