@@ -8,8 +8,9 @@ Called by `experiments.trainers.agentdam` after a study that ran both oracles:
   2. base agent: SFT from scratch (`llm_base.build_base`, resumable, shared across arms) on both
      actions of every training pair, so that it leaks about half the time, like an agent that
      has seen both behaviours; or a local HF checkpoint (`model_path`).
-  3. arms, each from the base: "dpo" (RPO with alpha = train.alpha, DPO at 0, on the pairs) and
-     "sft" (SFT on the minimal actions only, the plain imitation baseline).
+  3. arms, each from the base: "dpo" (the DPO loss on the pairs), "rpo" (DPO plus train.rpo_alpha
+     times the chosen action's NLL, which keeps the minimal action likely while the leaky one is
+     pushed down) and "sft" (SFT on the minimal actions only, the plain imitation baseline).
   4. evaluation on the held-out pairs' prompts (`compact_prompt`: goal with the context, page
      path, form controls): `fork_leak` is the probability the policy gives the leaky action's
      next token where the two actions first differ, normalised against the minimal action's
@@ -42,7 +43,7 @@ from jaxllm.data.chat import tokenize_chat
 from jaxllm.sampling import Sampler, SamplingParams
 from jaxllm.web.actions import ActionError, parse_action
 
-ARMS = ("dpo", "sft")
+ARMS = ("dpo", "rpo", "sft")
 _UID = re.compile(r"unique ID in the \w+(?: of the \w+)?: ([A-Z]{2}\d{3})")
 
 
@@ -137,7 +138,7 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
   bad = [a for a in arms if a not in ARMS]
   if bad:
     raise UserError(f"unknown train arm '{bad[0]}'; valid: {', '.join(ARMS)} "
-                    "(--config.train.arms=dpo,sft)")
+                    "(--config.train.arms=dpo,rpo,sft)")
   agents = {j["agent"] for j in judged}
   if not {"minimal", "leaky"} <= agents:
     raise UserError("training needs pairs from both oracles: set --config.agents=minimal,leaky "
@@ -170,7 +171,10 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
                                  lambda: evaluate_fn(base_params))}
   exclude = preference.eos_ids(tokenizer) if config.train.exclude_eos else ()
   for arm in arms:
-    kind = "rpo" if arm == "dpo" else "sft"
+    kind = "sft" if arm == "sft" else "rpo"
+    t = config.train.copy_and_resolve_references()
+    with t.unlocked():
+      t.alpha = {"dpo": 0.0, "rpo": config.train.rpo_alpha, "sft": 0.0}[arm]
     arrays, n = preference.example_arrays(
         kind, tokenizer, train_chats, logits_fn, base_params, sampler.pad_id,
         max_len=config.base.seq_len, batch_size=config.train.batch_size, exclude=exclude,
@@ -178,7 +182,7 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
     if arrays is None:
       raise UserError(f"no training pair fits base.seq_len={config.base.seq_len}; raise it")
     arm_dir = paths.join(workdir, "policy", arm)
-    params, info = preference.train_round(kind, config.train, arm_dir, mesh, rules, graphdef,
+    params, info = preference.train_round(kind, t, arm_dir, mesh, rules, graphdef,
                                           base_params, arrays, n, config.seed, exclude,
                                           meta={"config": config.to_dict()})
     result = llm_base.cached(paths.join(arm_dir, "eval.json"), key, lambda: evaluate_fn(params))
