@@ -88,6 +88,8 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.judge.model = "default"
   c.judge.api_key_env = "OPENAI_API_KEY"
   c.judge.temperature = 1.0
+  c.judge.max_tokens = 512
+  c.judge.request_timeout_s = 120.0
 
   # ---------------------------------------------------------------- training signal (local agent)
   # The oracles' per-action leak labels as DPO pairs for a small local agent trained here from

@@ -99,7 +99,8 @@ def choose_tasks(config: ml_collections.ConfigDict) -> tuple[list[str], tuple | 
                       "agentdam.<site>.* (shop, forum, tracker)")
   if config.per_intent > 0:
     kept, seen = [], {}
-    for t in ids:
+    natural = lambda t: [int(p) if p.isdigit() else p for p in t.split(".")]
+    for t in sorted(ids, key=natural):
       key = dam.get_spec(t).get("intent_key") or dam.get_spec(t)["intent_type"]
       if seen.get(key, 0) < config.per_intent:
         seen[key] = seen.get(key, 0) + 1
@@ -114,7 +115,9 @@ def make_judges(config: ml_collections.ConfigDict) -> dict:
   if config.judge.base_url:
     judges["llm"] = make_judge("llm", base_url=config.judge.base_url, model=config.judge.model,
                                temperature=config.judge.temperature,
-                               api_key_env=config.judge.api_key_env)
+                               api_key_env=config.judge.api_key_env,
+                               max_tokens=config.judge.max_tokens,
+                               request_timeout_s=config.judge.request_timeout_s)
   return judges
 
 

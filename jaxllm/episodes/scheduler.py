@@ -192,7 +192,7 @@ class Scheduler:
     self.on_event("done", spec, worker, record)
     if self.verbose:
       outcome = (("success" if record["success"] else "failure") if record["status"] == "completed"
-                 else f"errored ({record['error_kind']}: {record['error'][:120]})")
+                 else f"errored ({record['error_kind']}: {record['error'][:240]})")
       print(f"[{len(finals)}/{len(self.specs)}] {spec.agent} {spec.task_id} seed {spec.seed}: "
             f"{outcome} ({record['steps']} steps, {record.get('elapsed_s', 0):.1f}s)", flush=True)
     return record
