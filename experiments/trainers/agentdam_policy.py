@@ -153,6 +153,7 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
 
   mesh = runtime.make_mesh(config.mesh)
   rules = sft_trainer.sharding_rules(config, mesh)
+  paths.makedirs(paths.join(workdir, "policy"))
   base_dir = config.base.dir or paths.join(workdir, "policy", "base")
   graphdef, base_params, tokenizer = llm_base.build_base(
       config, mesh, rules, base_dir,
