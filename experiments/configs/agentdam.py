@@ -117,6 +117,8 @@ def get_config(preset: str = "smoke") -> ml_collections.ConfigDict:
   c.base.steps_per_call = 10
   c.train = ml_collections.ConfigDict()
   c.train.enabled = False
+  c.train.seed = 0                # the arms' data order and the evaluation's sampling (the
+                                  # study's episode seeds are `seed`; the base's data.seed)
   c.train.arms = "dpo,rpo,sft"
   c.train.holdout_every = 4       # every 4th plot (sorted) is held out for evaluation
   c.train.batch_size = 8

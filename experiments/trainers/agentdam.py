@@ -152,6 +152,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"{', '.join(judges)}", flush=True)
   records = run_on_loop(study, specs, workdir)
 
+  if not records:
+    raise UserError(f"{workdir} holds no episode of this plan (a finished study with other seeds "
+                    "or tasks?); use a fresh --workdir")
   judged = dam_study.judge_study(workdir, records, judges)
   rows = dam_study.privacy_summary(judged)
   leaks = dam_study.leak_table(judged)

@@ -163,10 +163,10 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
   sampler = Sampler(nnx.merge(graphdef, base_params), tokenizer,
                     cache_size=config.eval.max_context, prompt_step=128)
   key = {"eval": config.eval.to_dict(), "test": [p["task_id"] for p in test],
-         "seed": config.seed}
+         "seed": config.train.seed}
   evaluate_fn = functools.partial(evaluate, sampler, tokenizer, logits_fn,
                                   test_chats=test_chats, test_pairs=test, config=config,
-                                  seed=config.seed * 1000 + 7)
+                                  seed=config.train.seed * 1000 + 7)
   out = {"pairs": {"train": len(train), "test": len(test)},
          "base": llm_base.cached(paths.join(workdir, "policy", "base_eval.json"), key,
                                  lambda: evaluate_fn(base_params))}
@@ -184,7 +184,7 @@ def train_policy(config, workdir: str, judged: list[dict[str, Any]]) -> dict[str
       raise UserError(f"no training pair fits base.seq_len={config.base.seq_len}; raise it")
     arm_dir = paths.join(workdir, "policy", arm)
     params, info = preference.train_round(kind, t, arm_dir, mesh, rules, graphdef,
-                                          base_params, arrays, n, config.seed, exclude,
+                                          base_params, arrays, n, config.train.seed, exclude,
                                           meta={"config": config.to_dict()})
     result = llm_base.cached(paths.join(arm_dir, "eval.json"), key, lambda: evaluate_fn(params))
     out[arm] = {**result, "train": info}
