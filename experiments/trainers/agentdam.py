@@ -29,14 +29,12 @@ import ml_collections
 from experiments.errors import UserError
 from experiments.results import write_results
 from experiments.runtime import paths
-from experiments.trainers.webagents import run_on_loop
+from experiments.trainers.webagents import AGENT_KEYS, run_on_loop
 from jaxllm.episodes.records import RecordStore
 from jaxllm.web import BrowserNotFoundError, find_chromium
 from jaxllm.web.study import BACKENDS, Limits, Study, plan, select_tasks
 
 AGENT_LABELS = ("minimal", "leaky", "llm", "llm-mitigated")
-_AGENT_KEYS = ("base_url", "model", "api_key_env", "temperature", "max_tokens", "use_thinking",
-               "max_retries", "max_obs_chars", "max_history", "request_timeout_s")
 
 
 def agent_table(config: ml_collections.ConfigDict) -> dict[str, tuple[str, dict]]:
@@ -58,7 +56,7 @@ def agent_table(config: ml_collections.ConfigDict) -> dict[str, tuple[str, dict]
       if not config.agent.base_url:
         raise UserError(f"agent '{label}' needs an OpenAI-compatible endpoint: pass "
                         "--config.agent.base_url=http://HOST:PORT/v1 (e.g. python -m jaxllm.serve)")
-      kwargs = {k: config.agent[k] for k in _AGENT_KEYS}
+      kwargs = {k: config.agent[k] for k in AGENT_KEYS}
       if label == "llm-mitigated":
         kwargs["system_prompt"] = mitigated_system_prompt()
       table[label] = ("generic", kwargs)

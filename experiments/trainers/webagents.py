@@ -28,8 +28,8 @@ from jaxllm.web.agents import AGENTS
 from jaxllm.episodes.records import RecordStore
 from jaxllm.web.study import BACKENDS, Limits, Study, plan, select_tasks, summarize
 
-_AGENT_KEYS = ("base_url", "model", "api_key_env", "temperature", "max_tokens", "use_thinking",
-               "max_retries", "max_obs_chars", "max_history", "request_timeout_s")
+AGENT_KEYS = ("base_url", "model", "api_key_env", "temperature", "max_tokens", "use_thinking",
+              "max_retries", "max_obs_chars", "max_history", "request_timeout_s")
 
 
 def agent_table(config: ml_collections.ConfigDict) -> dict[str, tuple[str, dict]]:
@@ -46,7 +46,7 @@ def agent_table(config: ml_collections.ConfigDict) -> dict[str, tuple[str, dict]
       if not config.agent.base_url:
         raise UserError("agent 'generic' needs an OpenAI-compatible endpoint: pass "
                         "--config.agent.base_url=http://HOST:PORT/v1 (e.g. python -m jaxllm.serve)")
-      table[name] = (name, {k: config.agent[k] for k in _AGENT_KEYS})
+      table[name] = (name, {k: config.agent[k] for k in AGENT_KEYS})
     else:
       table[name] = (name, {})
   return table

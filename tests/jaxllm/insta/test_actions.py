@@ -7,7 +7,7 @@ import pytest
 
 from jaxllm.insta.actions import (MAX_STRING_CHARS, ActionParseError, AgentAction,
                                   last_json_block, parse_agent_action, to_calls)
-from jaxllm.insta.server import validate_calls
+from jaxllm.insta.calls import validate_calls
 
 
 def reply(obj, before: str = "Let me think.\n", after: str = "\n") -> str:

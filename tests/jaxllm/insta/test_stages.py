@@ -265,22 +265,6 @@ def test_layout_roundtrip_filter_and_sampling(tmp_path):
 
 
 # -- end to end ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def forum():
-  from jaxllm.web.sites import start_sites
-  sandbox = start_sites(names=("forum",))
-  yield sandbox.urls["forum"]
-  sandbox.close()
-
-
-@pytest.fixture(scope="module")
-def server():
-  from tests.jaxllm.insta.test_server import _spawn, _stop
-  proc, url = _spawn()
-  yield url
-  _stop(proc)
-
-
 TASK = "Open the f/cooking forum and report its description."
 PROPOSAL = {"proposed_task": TASK, "task_is_feasible": True, "estimated_difficulty": "easy",
             "estimated_steps": 2}
